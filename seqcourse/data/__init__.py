@@ -1,0 +1,1 @@
+"""Data: the text pipeline, shipped corpora, synthetic tasks, graphs and images. Import submodules."""

@@ -1,0 +1,1 @@
+"""PyTorch modules written from the lectures' equations. Import submodules, e.g. ``seqcourse.nn.attention``."""

@@ -1,0 +1,1 @@
+"""NumPy-only references with hand-written backward passes, checked against autograd."""

@@ -1,0 +1,149 @@
+"""One fit loop for every chapter: progress bar, gradient clipping, live loss curve, returned history.
+
+``fit`` trains any ``nn.Module`` whose loss is computed by a user function ``step(model, batch)``, so the
+same loop serves classifiers, language models and seq2seq models::
+
+    history = fit(model, train_batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+                  epochs=5, lr=1e-2, clip=1.0, val_batches=val_batches)
+    history.train_loss  # one float per epoch
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["History", "fit", "evaluate"]
+
+Step = Callable[[nn.Module, Any], torch.Tensor]
+
+
+@dataclass
+class History:
+    """Per-epoch mean losses and gradient norms (before clipping) recorded by :func:`fit`."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"train_loss": self.train_loss, "val_loss": self.val_loss, "grad_norm": self.grad_norm}
+
+
+def _to_device(batch: Any, dev: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dev)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, dev) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, dev) for k, v in batch.items()}
+    return batch
+
+
+def evaluate(model: nn.Module, batches: Iterable[Any], step: Step) -> float:
+    """Mean of ``step(model, batch)`` over ``batches`` in eval mode without gradients."""
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in batches:
+            total += float(step(model, _to_device(batch, dev)))
+            count += 1
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate() got no batches")
+    return total / count
+
+
+class _LiveCurve:
+    """Redraws the loss curve in place inside Jupyter; the last drawing stays in the saved notebook."""
+
+    def __init__(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        self.handle = display(display_id=True) if get_ipython() is not None else None
+        self._display = display
+
+    def update(self, history: History) -> None:
+        if self.handle is None:
+            return
+        from seqcourse.plot import plot_history
+
+        fig = plot_history(history)
+        self.handle.update(fig)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)  # the inline backend must not show the figure a second time
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Iterable[Any],
+    step: Step,
+    *,
+    epochs: int = 1,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    clip: float | None = None,
+    val_batches: Iterable[Any] | None = None,
+    progress: bool = True,
+    live: bool = False,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_batches`` and return the :class:`History`.
+
+    ``step(model, batch)`` returns the scalar loss of one batch (batches are moved to the model's device).
+    ``clip`` rescales the gradient so that its global L2 norm is at most ``clip``
+    (g <- g * clip / ||g|| when ||g|| > clip). ``optimizer`` defaults to Adam with learning rate ``lr``.
+    ``train_batches`` must be re-iterable (a list or a ``DataLoader``), not a one-shot generator.
+    ``live=True`` draws the loss curves after every epoch inside Jupyter.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if clip is not None and clip <= 0:
+        raise ValueError(f"clip must be positive or None, got {clip}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    dev = params[0].device
+    opt = optimizer or torch.optim.Adam(params, lr=lr)
+    history = History()
+    curve = _LiveCurve() if live else None
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs, desc="training", disable=not progress, leave=True)
+    model.train()
+    for _ in range(epochs):
+        total, norm_total, count = 0.0, 0.0, 0
+        for batch in train_batches:
+            loss = step(model, _to_device(batch, dev))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)}; lower lr or set clip")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else math.inf)
+            opt.step()
+            total += float(loss)
+            norm_total += float(norm)
+            count += 1
+        if count == 0:
+            raise ValueError("train_batches yielded no batch (a generator can only be iterated once)")
+        history.train_loss.append(total / count)
+        history.grad_norm.append(norm_total / count)
+        postfix = {"loss": f"{history.train_loss[-1]:.4f}"}
+        if val_batches is not None:
+            history.val_loss.append(evaluate(model, val_batches, step))
+            postfix["val"] = f"{history.val_loss[-1]:.4f}"
+        bar.set_postfix(postfix)
+        bar.update(1)
+        if curve is not None:
+            curve.update(history)
+    bar.close()
+    return history
