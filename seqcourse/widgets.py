@@ -1,0 +1,101 @@
+"""Interactive ipywidgets demos used by the chapters; one public function per demo, each returns the widget.
+
+The demos update ordinary widgets (``HTML``, ``Image``) from slider callbacks, so they work with a live
+kernel and also render statically in the built book (the widget state is saved when the notebook runs).
+"""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as widgets
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from seqcourse.nn.elman import ElmanRNN
+from seqcourse.plot import use_course_style
+
+__all__ = ["rnn_unroll_demo"]
+
+
+def _all_ones_rnn(weight: float, activation: str) -> ElmanRNN:
+    """The lecture's 2-2-2 Elman network without biases, every weight equal to ``weight``."""
+    rnn = ElmanRNN(2, 2, 2, activation=activation, bias=False)
+    with torch.no_grad():
+        for p in rnn.parameters():
+            p.fill_(weight)
+    return rnn
+
+
+def _table_html(xs: torch.Tensor, hs: torch.Tensor, ys: torch.Tensor) -> str:
+    """An HTML table with one row per time step: x_t, h_t, y_t (each a 2-vector)."""
+
+    def vec(v: torch.Tensor) -> str:
+        return "[" + ", ".join(f"{float(e):.3g}" for e in v) + "]"
+
+    rows = "".join(
+        f"<tr><td>{t + 1}</td><td>{vec(x)}</td><td>{vec(h)}</td><td>{vec(y)}</td></tr>"
+        for t, (x, h, y) in enumerate(zip(xs, hs, ys, strict=True))
+    )
+    head = "<tr><th>t</th><th>输入 x_t</th><th>记忆 h_t</th><th>输出 y_t</th></tr>"
+    return f"<table>{head}{rows}</table>"
+
+
+def _plot_png(hs: torch.Tensor, ys: torch.Tensor) -> bytes:
+    """PNG bytes of h_t and y_t (first component) against the time step."""
+    use_course_style()
+    fig = Figure(figsize=(4.8, 3.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    steps = range(1, len(hs) + 1)
+    ax.plot(steps, hs[:, 0].tolist(), marker="o", label="记忆 h_t")
+    ax.plot(steps, ys[:, 0].tolist(), marker="s", label="输出 y_t")
+    ax.set_xticks(list(steps))
+    ax.set_xlabel("时间步 t")
+    ax.set_ylabel("第一个分量的取值")
+    ax.set_title("展开后每一步的记忆与输出")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
+
+
+def rnn_unroll_demo(inputs: tuple[float, ...] = (1.0, 1.0, 2.0)) -> widgets.VBox:
+    """Sliders for the inputs and the weight of the all-ones Elman RNN; a live table and plot of h_t, y_t.
+
+    Step t feeds the 2-vector ``[x_t, x_t]`` into ``ElmanRNN(2, 2, 2, bias=False)`` whose weights all equal
+    the ``w`` slider, with a linear (``identity``) or ``tanh`` hidden activation. With the defaults
+    (inputs 1, 1, 2; w = 1; linear) the outputs are the lecture's [4, 4], [12, 12], [32, 32].
+    Returns a ``VBox`` of the controls, an ``HTML`` table and an ``Image`` plot.
+    """
+    if not 1 <= len(inputs) <= 8:
+        raise ValueError(f"inputs must hold 1 to 8 numbers (one per time step), got {len(inputs)}")
+    sliders = [
+        widgets.FloatSlider(
+            value=float(v), min=-3.0, max=3.0, step=0.5, description=f"x_{t + 1}", continuous_update=False
+        )
+        for t, v in enumerate(inputs)
+    ]
+    weight = widgets.FloatSlider(
+        value=1.0, min=-1.5, max=1.5, step=0.1, description="权重 w", continuous_update=False
+    )
+    activation = widgets.Dropdown(
+        options=[("线性 (identity)", "identity"), ("tanh", "tanh")], value="identity", description="激活函数"
+    )
+    table = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        xs = torch.tensor([[s.value, s.value] for s in sliders])  # (T, 2)
+        with torch.no_grad():
+            ys, hs = _all_ones_rnn(weight.value, activation.value)(xs[None])  # (1, T, 2) each
+        table.value = _table_html(xs, hs[0], ys[0])
+        plot.value = _plot_png(hs[0], ys[0])
+
+    for control in (*sliders, weight, activation):
+        control.observe(update, names="value")
+    update()
+    controls = widgets.HBox([widgets.VBox(sliders), widgets.VBox([weight, activation])])
+    return widgets.VBox([controls, widgets.HBox([table, plot])])
