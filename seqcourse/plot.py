@@ -139,7 +139,10 @@ def draw_graph(
     else:
         fig = ax.figure
     pos = nx.spring_layout(graph, seed=seed)
-    nx.draw_networkx(graph, pos=pos, ax=ax, node_color=node_color, cmap="coolwarm", node_size=250, font_size=8)
+    numeric = node_color is not None and not isinstance(next(iter(node_color), ""), str)
+    colors = node_color if node_color is not None else "#89b"
+    style = {"node_color": colors, "cmap": "coolwarm"} if numeric else {"node_color": colors}
+    nx.draw_networkx(graph, pos=pos, ax=ax, node_size=250, font_size=8, **style)
     ax.set_axis_off()
     if title:
         ax.set_title(title)

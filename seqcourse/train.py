@@ -53,7 +53,7 @@ def evaluate(model: nn.Module, batches: Iterable[Any], step: Step) -> float:
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in batches:
-            total += float(step(model, _to_device(batch, dev)))
+            total += float(step(model, _to_device(batch, dev)).detach())
             count += 1
     model.train(was_training)
     if count == 0:
@@ -124,13 +124,13 @@ def fit(
         total, norm_total, count = 0.0, 0.0, 0
         for batch in train_batches:
             loss = step(model, _to_device(batch, dev))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)}; lower lr or set clip")
+            if not torch.isfinite(loss.detach()):
+                raise FloatingPointError(f"loss became {float(loss.detach())}; lower lr or set clip")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else math.inf)
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
             norm_total += float(norm)
             count += 1
         if count == 0:

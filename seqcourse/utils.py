@@ -69,7 +69,8 @@ class Timer:
 
 
 def _describe(shape: Sequence[int | str | None]) -> str:
-    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+    parts = ["*" if s is None else str(s) for s in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
 def check_shape(name: str, x: np.ndarray | torch.Tensor, shape: Sequence[int | str | None]) -> None:
@@ -80,7 +81,10 @@ def check_shape(name: str, x: np.ndarray | torch.Tensor, shape: Sequence[int | s
     ``xs must have shape (T, 3), got (5, 4)``.
     """
     given = tuple(x.shape)
-    if len(given) != len(shape) or any(isinstance(s, int) and s != g for s, g in zip(shape, given)):
+    mismatch = len(given) != len(shape) or any(
+        isinstance(s, int) and s != g for s, g in zip(shape, given, strict=True)
+    )
+    if mismatch:
         raise ValueError(f"{name} must have shape {_describe(shape)}, got {_describe(given)}")
 
 

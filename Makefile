@@ -1,0 +1,95 @@
+# seqcourse: `make book` and `make test` set everything up on a fresh machine, then build / test.
+# Re-running is cheap: each setup step is guarded by a stamp that depends on the files it installs from.
+
+SHELL        := /bin/bash
+PYTHON       ?= python3
+VENV         := .venv
+PY           := $(VENV)/bin/python
+# A local CPU wheel of this version exists on the course machines; an unpinned torch would pull CUDA wheels.
+TORCH_VERSION ?= 2.13.0
+APT_PACKAGES := chromium postgresql fonts-noto-cjk
+BUILD_DIR    := _build
+HOST         ?= 127.0.0.1
+PORT         ?= 8000
+PYTEST_ARGS  ?=
+
+.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade bench clean help
+
+help:
+	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
+	@echo "make test    - set up, build the book, then run the whole test suite"
+	@echo "make unit    - set up, then run the tests without building the book (fast inner loop)"
+	@echo "make serve   - serve the built site on http://$(HOST):$(PORT)"
+	@echo "make release - regenerate assignments/ from solutions/ with nbgrader"
+	@echo "make grade ASSIGNMENT=a00_warmup SUBMISSIONS=dir OUT=dir - grade submissions securely"
+	@echo "make bench   - run the speed and memory benchmarks"
+
+setup: python-env node-env apt-env vendor
+
+# --- Python: .venv with torch pinned first, then the package and every extra --------------------------------
+python-env: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# --- npm: MathJax, the widget manager and configurable-http-proxy, exactly as locked --------------------------
+node-env: node_modules/.stamp
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# --- Debian packages (browser tests, PostgreSQL grading tests, CJK fonts for screenshots) --------------------
+apt-env:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "warning: Debian packages missing:$$missing (not root: install them with sudo apt-get install$$missing)"; \
+	fi
+
+# --- Local copies of the site's JavaScript (never under _static: Jupyter Book would add every .js to every page)
+vendor: _vendor/.stamp
+_vendor/.stamp: node_modules/.stamp
+	rm -rf _vendor && mkdir -p _vendor/widgets
+	cp -r node_modules/mathjax/es5 _vendor/mathjax
+	cp node_modules/requirejs/require.js _vendor/widgets/require.js
+	cp -r node_modules/@jupyter-widgets/html-manager/dist _vendor/widgets/html-manager
+	@touch $@
+
+# --- The two commands -------------------------------------------------------------------------------------------
+book: setup
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "The book is at $(abspath $(BUILD_DIR))/html/index.html"
+
+test: book
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(PY) -m pytest -m "not book" $(PYTEST_ARGS)
+
+lint: python-env
+	$(VENV)/bin/ruff check .
+
+serve:
+	@test -f $(BUILD_DIR)/html/index.html || { echo "no built site: run make book first"; exit 1; }
+	@echo "Serving http://$(HOST):$(PORT)/index.html (Ctrl-C to stop)"
+	$(PY) -m http.server $(PORT) --bind $(HOST) --directory $(BUILD_DIR)/html
+
+release: python-env
+	$(PY) -m seqcourse.grading.release
+
+grade: python-env
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" -a -n "$(OUT)" || \
+	  { echo "usage: make grade ASSIGNMENT=a00_warmup SUBMISSIONS=path OUT=dir [WORKERS=n]"; exit 2; }
+	$(VENV)/bin/seqcourse-grade $(ASSIGNMENT) $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
+
+bench: python-env
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD_DIR) _vendor

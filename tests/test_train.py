@@ -1,0 +1,67 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from seqcourse.train import evaluate, fit
+from seqcourse.utils import seed_everything
+
+
+def _regression_batches(n_batches: int = 8, batch: int = 16):
+    g = seed_everything(0)
+    w_true = torch.tensor([[2.0], [-3.0]])
+    batches = []
+    for _ in range(n_batches):
+        x = torch.randn(batch, 2, generator=g)
+        batches.append((x, x @ w_true + 0.5))
+    return batches
+
+
+def _mse_step(model, batch):
+    x, y = batch
+    return nn.functional.mse_loss(model(x), y)
+
+
+def test_fit_learns_a_linear_map_and_records_history():
+    seed_everything(0)
+    model = nn.Linear(2, 1)
+    batches = _regression_batches()
+    before = evaluate(model, batches, _mse_step)
+    history = fit(model, batches, _mse_step, epochs=30, lr=0.1, val_batches=batches[:2], progress=False)
+    assert len(history.train_loss) == len(history.val_loss) == len(history.grad_norm) == 30
+    assert history.train_loss[-1] < 1e-3 < before
+    torch.testing.assert_close(model.weight.detach(), torch.tensor([[2.0, -3.0]]), atol=0.02, rtol=0)
+    assert history.val_loss[-1] == pytest.approx(evaluate(model, batches[:2], _mse_step))
+
+
+def test_clip_bounds_the_update_of_plain_sgd():
+    """With SGD and lr = 1 the parameter change equals the (clipped) gradient, so its norm is <= clip."""
+    model = nn.Linear(2, 1)
+    x = torch.full((4, 2), 100.0)
+    batch = [(x, torch.zeros(4, 1))]
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    history = fit(model, batch, _mse_step, optimizer=torch.optim.SGD(model.parameters(), lr=1.0), clip=0.5,
+                  progress=False)
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert history.grad_norm[0] > 0.5  # the recorded norm is the one before clipping
+    assert math.isclose(float((after - before).norm()), 0.5, rel_tol=1e-5)
+
+
+def test_fit_reports_bad_arguments_clearly():
+    model = nn.Linear(2, 1)
+    batches = _regression_batches(1)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        fit(model, batches, _mse_step, epochs=0, progress=False)
+    with pytest.raises(ValueError, match="clip must be positive"):
+        fit(model, batches, _mse_step, clip=0.0, progress=False)
+    with pytest.raises(ValueError, match="no batch"):
+        fit(model, [], _mse_step, progress=False)
+    with pytest.raises(FloatingPointError, match="loss became"):
+        fit(model, batches, lambda m, b: torch.tensor(float("nan"), requires_grad=True), progress=False)
+
+
+def test_live_curve_is_silent_outside_jupyter():
+    model = nn.Linear(2, 1)
+    history = fit(model, _regression_batches(2), _mse_step, epochs=2, live=True, progress=False)
+    assert len(history.train_loss) == 2
