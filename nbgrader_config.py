@@ -1,0 +1,30 @@
+"""nbgrader configuration of the seqcourse course (read by every ``nbgrader`` command run from this folder).
+
+Layout (nbgrader's ``directory_structure`` is ``{nbgrader_step}/{student_id}/{assignment_id}``):
+
+    solutions/<assignment>/<notebook>.ipynb     instructor source: solutions and hidden tests
+    assignments/<assignment>/<notebook>.ipynb   release generated from it (``make release``), committed
+    submitted/ autograded/ feedback/ gradebook.db   grading data, git-ignored
+
+``nbgrader generate_assignment a00_warmup --force`` run from the repository root rewrites
+``assignments/a00_warmup/``; ``seqcourse.grading.course`` copies this file into temporary courses so that the
+tests and ``make release`` run nbgrader with exactly these settings. The root is the current directory and the
+gradebook is ``<root>/gradebook.db`` (nbgrader's defaults), so the same file works for the repository and for
+a temporary course.
+"""
+
+c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.course_id = "seqcourse"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+# Never copy editor or build leftovers from solutions/ into the release or the autograded folders.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "*.db"]
+
+# What students see in place of ### BEGIN SOLUTION ... ### END SOLUTION.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "请在此作答（YOUR ANSWER HERE）。"
+
+# Autograding: a generous limit per cell (the warm-up needs seconds); a hung cell is interrupted.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
