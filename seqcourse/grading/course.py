@@ -35,6 +35,7 @@ from pathlib import Path
 __all__ = [
     "SOURCE_DIR",
     "RELEASE_DIR",
+    "PathLike",
     "NbgraderError",
     "repo_root",
     "default_config",
@@ -195,8 +196,8 @@ def _part(grade_id: str) -> str:
     return grade_id.split("_", 1)[0]
 
 
-def scores(course: PathLike, assignment_id: str) -> dict[str, dict]:
-    """Read every submission's grades of ``assignment_id`` from the course's gradebook.
+def scores(course: PathLike, assignment_id: str, db_url: str | None = None) -> dict[str, dict]:
+    """Read every submission's grades of ``assignment_id`` from the course's gradebook (or ``db_url``).
 
     Returns ``{student_id: record}`` where ``record`` has
 
@@ -209,7 +210,7 @@ def scores(course: PathLike, assignment_id: str) -> dict[str, dict]:
     from nbgrader.api import Gradebook
 
     course = Path(course)
-    db_url = f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
     result: dict[str, dict] = {}
     with Gradebook(db_url, course_id=course_id(course)) as gb:
         for submission in gb.assignment_submissions(assignment_id):

@@ -1,0 +1,150 @@
+"""a00_warmup graded end to end by the real ``nbgrader autograde``; scores read from the real gradebook.
+
+One temporary course, four submissions graded in one nbgrader run:
+- ``solution``: the instructor's source notebook -> every autograded point;
+- ``blank``: the released notebook, unchanged -> zero;
+- ``noisy``: correct answers that emit warnings, print to stderr and return NumPy integers -> every point;
+- ``wrong``: three plausible mistakes (LSTM count without the x4, the lecture-001 output-size formula, a
+  float instead of an int) -> exactly the points of parts b1, c and a lost, the others kept.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from seqcourse.grading.course import (
+    RELEASE_DIR,
+    SOURCE_DIR,
+    autograde,
+    make_course,
+    repo_root,
+    scores,
+    submit,
+)
+
+pytestmark = pytest.mark.slow
+
+AID = "a00_warmup"
+NB = f"{AID}.ipynb"
+MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.M)
+
+
+def _answers(source: nbformat.NotebookNode) -> dict[str, str]:
+    """The instructor's answer cells (grade_id -> source) with the solution markers removed."""
+    out = {}
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            out[meta["grade_id"]] = MARKERS.sub("", cell.source + "\n")
+    return out
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text, f"the solution no longer contains {old!r}: update this test's mutant"
+    return text.replace(old, new)
+
+
+def _fill(release: nbformat.NotebookNode, answers: dict[str, str], path: Path) -> Path:
+    """A student's copy of the release with the given answer cells filled in."""
+    nb = nbformat.from_dict(release)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+NOISY_WRAPPER = """
+
+_plain_{name} = {name}
+
+
+def {name}(*args):
+    warnings.warn("noisy but correct")
+    print("noise on stderr", file=sys.stderr)
+    return np.int64(_plain_{name}(*args))
+"""
+
+
+def _noisy(answers: dict[str, str]) -> dict[str, str]:
+    """Correct answers wrapped so that they warn, write to stderr and return NumPy integers."""
+    noisy = {}
+    for grade_id, code in answers.items():
+        functions = re.findall(r"^def (\w+)\(", code, flags=re.M)
+        if functions:
+            code += "".join(NOISY_WRAPPER.format(name=name) for name in functions)
+        else:
+            names = re.findall(r"^(\w+) = ", code, flags=re.M)
+            assert names, f"no function or variable in {grade_id}"
+            code += "".join(f"{name} = np.int64({name})\n" for name in names)
+        noisy[grade_id] = "import sys\nimport warnings\n\nimport numpy as np\n\n" + code
+    return noisy
+
+
+def _wrong(answers: dict[str, str]) -> dict[str, str]:
+    wrong = dict(answers)
+    wrong["b1_lstm_answer"] = _edit(answers["b1_lstm_answer"], "return 4 * per_gate", "return per_gate")
+    wrong["c_conv_answer"] = _edit(
+        answers["c_conv_answer"],
+        "return (size + 2 * padding - kernel) // stride + 1",
+        "return (size - kernel + 1 + 2 * padding) // stride",
+    )
+    wrong["a_rnn_answer"] = _edit(answers["a_rnn_answer"], "return u + w + b", "return float(u + w + b)")
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    tmp = tmp_path_factory.mktemp("a00")
+    course = make_course(tmp, AID, repo_root() / SOURCE_DIR)
+    source = nbformat.read(course / SOURCE_DIR / AID / NB, as_version=4)
+    release = nbformat.read(course / RELEASE_DIR / AID / NB, as_version=4)
+    answers = _answers(source)
+    assert set(answers) == {"a_rnn_answer", "b1_lstm_answer", "b2_torch_answer", "c_conv_answer", "d_answer"}
+    submit(course, "solution", AID, course / SOURCE_DIR / AID / NB)
+    submit(course, "blank", AID, course / RELEASE_DIR / AID / NB)
+    submit(course, "noisy", AID, _fill(release, _noisy(answers), tmp / "noisy" / NB))
+    submit(course, "wrong", AID, _fill(release, _wrong(answers), tmp / "wrong" / NB))
+    autograde(course, AID)
+    return scores(course, AID)
+
+
+AUTOGRADED_PARTS = {"a": 3.0, "b1": 3.0, "b2": 3.0, "c": 4.0, "d": 3.0}
+
+
+def test_every_submission_was_graded(graded: dict[str, dict]) -> None:
+    assert set(graded) == {"solution", "blank", "noisy", "wrong"}
+    for record in graded.values():
+        assert record["autograded_max"] == sum(AUTOGRADED_PARTS.values()) == 16.0
+        assert record["max_score"] == 18.0  # plus the 2-point written answer
+        assert {p: v["max_score"] for p, v in record["parts"].items()} == {**AUTOGRADED_PARTS, "e": 2.0}
+
+
+def test_solution_gets_every_autograded_point(graded: dict[str, dict]) -> None:
+    record = graded["solution"]
+    assert record["autograded_score"] == 16.0
+    assert all(c["score"] == c["max_score"] for c in record["cells"].values() if c["autograded"])
+    # the written answer is not blank, so it waits for a human grader
+    assert record["cells"]["e_written"]["needs_manual_grade"] and record["needs_manual_grade"]
+
+
+def test_unchanged_release_gets_zero(graded: dict[str, dict]) -> None:
+    record = graded["blank"]
+    assert record["score"] == 0.0 and record["autograded_score"] == 0.0
+    assert not record["needs_manual_grade"]  # an untouched written answer is zero without a grader
+
+
+def test_warnings_stderr_and_numpy_ints_keep_full_marks(graded: dict[str, dict]) -> None:
+    assert graded["noisy"]["autograded_score"] == 16.0, graded["noisy"]["cells"]
+
+
+def test_wrong_answers_lose_exactly_their_parts(graded: dict[str, dict]) -> None:
+    parts = {p: v["score"] for p, v in graded["wrong"]["parts"].items() if p in AUTOGRADED_PARTS}
+    assert parts == {"a": 0.0, "b1": 0.0, "b2": 3.0, "c": 0.0, "d": 3.0}
+    assert graded["wrong"]["autograded_score"] == 16.0 - 3.0 - 3.0 - 4.0
