@@ -1,0 +1,480 @@
+"""Parallel, resumable, sandboxed autograding on top of nbgrader's preprocessors and gradebook.
+
+For each student (main process unless noted):
+
+1. ingest: read the notebook bytes (never modifying the originals) and validate them;
+2. sanitize with nbgrader's own preprocessors (ClearOutput, DeduplicateIds, OverwriteKernelspec,
+   OverwriteCells with ``add_missing_cells``, CheckCellMetadata): locked cells and hidden tests are
+   restored from the gradebook, deleted test cells are put back;
+3. add the integrity probe cells (:mod:`seqcourse.grading.kernel_probe`);
+4. execute in a worker process, in a sandboxed kernel (:mod:`seqcourse.grading.runner`);
+5. mark test cells that never ran as failed, read the probe reports, drop the probe cells, keep warnings
+   (stderr) from costing marks, then save grades with nbgrader's ``SaveAutoGrades`` into the gradebook;
+6. write the instructor's autograded notebook, the student's feedback (hidden tests removed) and a small
+   state file; a state file whose digest matches the submission means "done" on the next run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from seqcourse.grading import course as course_mod
+from seqcourse.grading.ingest import Submission, collect, load_notebook
+from seqcourse.grading.kernel_probe import MARKER
+from seqcourse.grading.runner import PROBE_KEY, RunResult, run_notebook
+from seqcourse.grading.sandbox import Limits, ensure_slot_users, sensitive_paths
+
+__all__ = ["GradeConfig", "StudentResult", "grade", "prepare_course", "course_location"]
+
+STATE_VERSION = 1
+
+
+@dataclass
+class GradeConfig:
+    """Everything one grading run needs; the CLI fills it from its arguments."""
+
+    assignment_id: str
+    submissions: Path
+    out: Path
+    source_root: Path = Path(course_mod.SOURCE_DIR)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    db_url: str | None = None
+    force: bool = False
+    pattern: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    max_notebook_mb: float = 20.0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.submissions, self.out, self.source_root = (
+            Path(self.submissions),
+            Path(self.out),
+            Path(self.source_root),
+        )
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers must be a positive int, got {self.workers!r}")
+
+
+@dataclass
+class StudentResult:
+    """Outcome of one student, as stored in ``<out>/state/<student>.json``."""
+
+    student_id: str
+    digest: str
+    status: str  # graded | error | flagged
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------ the course
+def _source_digest(source: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+            h.update(path.relative_to(source).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def course_location(cfg: GradeConfig) -> tuple[Path, str]:
+    """``(course folder, gradebook URL)`` of a run, without creating anything."""
+    course = cfg.out / "course"
+    return course, cfg.db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
+
+
+def prepare_course(cfg: GradeConfig) -> tuple[Path, str]:
+    """Create (or reuse) the private nbgrader course in ``<out>/course``; return ``(course, db_url)``."""
+    source = cfg.source_root / cfg.assignment_id
+    if not source.is_dir():
+        raise FileNotFoundError(
+            f"no assignment source {source} (expected <source_root>/{cfg.assignment_id}/)"
+        )
+    digest = _source_digest(source)
+    course = cfg.out / "course"
+    stamp = course / ".source-digest"
+    if course.exists() and (cfg.force or not stamp.is_file() or stamp.read_text() != digest):
+        if not cfg.force and stamp.is_file():
+            raise RuntimeError(f"{source} changed since {cfg.out} was graded; use --force or a new --out")
+        shutil.rmtree(course)
+    if not course.exists():
+        course = course_mod.make_course(cfg.out, cfg.assignment_id, cfg.source_root)
+        if cfg.db_url:
+            course_mod.run_nbgrader(
+                course,
+                "generate_assignment",
+                cfg.assignment_id,
+                "--force",
+                f"--CourseDirectory.db_url={cfg.db_url}",
+            )
+        stamp.write_text(digest)
+    return course_location(cfg)
+
+
+# ------------------------------------------------------------------------------------------- sanitize
+def _resources(nb_name: str, cfg: GradeConfig, student: str, db_url: str) -> dict[str, Any]:
+    return {
+        "nbgrader": {
+            "notebook": nb_name,
+            "assignment": cfg.assignment_id,
+            "student": student,
+            "db_url": db_url,
+        }
+    }
+
+
+def _sanitize(nb: NotebookNode, resources: dict[str, Any]) -> NotebookNode:
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
+
+    for pp in (
+        ClearOutput(),
+        DeduplicateIds(),
+        OverwriteKernelspec(),
+        OverwriteCells(add_missing_cells=True),
+        CheckCellMetadata(),
+    ):
+        nb, resources = pp.preprocess(nb, resources)
+    return nb
+
+
+def _is_autograded_test(cell: NotebookNode) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
+
+
+def _probe_modules(nb: NotebookNode) -> list[str]:
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    mods = ["math", "numpy", "numpy.testing"]
+    if "torch" in text:
+        mods += ["torch", "torch.testing"]
+    if "seqcourse" in text:
+        mods += ["seqcourse.utils"]
+    return mods
+
+
+def _probe_cell(source: str, nonce: str | None, where: str) -> NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata[PROBE_KEY] = {"nonce": nonce, "where": where}
+    return cell
+
+
+def add_probes(nb: NotebookNode) -> NotebookNode:
+    """Insert the probe setup before every cell, a check before each test cell and one at the end."""
+    setup = (
+        f"import seqcourse.grading.kernel_probe as _seqcourse_probe\n"
+        f"_seqcourse_probe.install({_probe_modules(nb)!r})\ndel _seqcourse_probe"
+    )
+    cells = [_probe_cell(setup, None, "setup")]
+    for cell in nb.cells:
+        if _is_autograded_test(cell):
+            nonce = secrets.token_hex(8)
+            where = cell.metadata.nbgrader["grade_id"]
+            cells.append(_probe_cell(f"__seqcourse_probe__({nonce!r}, {where!r})", nonce, where))
+        cells.append(cell)
+    nonce = secrets.token_hex(8)
+    cells.append(_probe_cell(f"__seqcourse_probe__({nonce!r}, 'end')", nonce, "end"))
+    nb.cells = cells
+    return nb
+
+
+# ---------------------------------------------------------------------------------------- post-process
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def interpret(run: RunResult) -> tuple[NotebookNode, list[str], list[str]]:
+    """Turn an executed notebook into a gradable one; return ``(nb, flag_reasons, notes)``."""
+    nb, flags, notes = run.nb, [], []
+    if run.died_at is not None:
+        flags.append(
+            f"the kernel died while running cell {run.died_at} (sys.exit/os._exit, a crash or a limit)"
+        )
+    if run.deadline_at is not None:
+        flags.append(f"the notebook time limit was reached at cell {run.deadline_at}")
+    if run.strays_killed:
+        notes.append(f"{run.strays_killed} stray processes were killed")
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        probe = cell.metadata.get(PROBE_KEY)
+        if probe is not None:
+            if index in run.completed and probe["nonce"] is not None:
+                flags.extend(_read_probe(cell, probe))
+            elif index in run.completed and any(o.output_type == "error" for o in cell.outputs):
+                flags.append("the integrity probe could not be installed")
+            continue
+        if _is_autograded_test(cell):
+            if index not in run.completed:
+                why = "the kernel died" if run.died_at is not None else "the notebook time limit was reached"
+                cell.outputs.append(_error_output("NotExecuted", f"this test did not run: {why}"))
+            for out in cell.outputs:
+                if out.output_type == "stream" and out.name == "stderr":  # warnings must not cost marks
+                    out.name, out.text = "stdout", "[stderr] " + out.text
+                if out.output_type == "error" and out.ename == "CellTimeoutError":
+                    notes.append(f"{cell.metadata.nbgrader['grade_id']} exceeded the cell time limit")
+        cells.append(cell)
+    nb.cells = cells
+    return nb, _dedupe(flags), notes
+
+
+def _dedupe(flags: list[str]) -> list[str]:
+    """Keep the first probe that saw each finding: 'before X: finding' repeated at later probes is noise."""
+    seen, kept = set(), []
+    for flag in flags:
+        key = flag.split(": ", 1)[1] if flag.startswith("before ") else flag
+        if key not in seen:
+            seen.add(key)
+            kept.append(flag)
+    return kept
+
+
+def _read_probe(cell: NotebookNode, probe: dict[str, str]) -> list[str]:
+    prefix = f"{MARKER} {probe['nonce']} "
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            try:
+                report = json.loads(line[len(prefix) :])
+                return [f"before {report['where']}: {f}" for f in report["findings"]]
+            except (ValueError, KeyError, TypeError):
+                break
+    return [f"the integrity probe before {probe['where']} did not report (tampering with the kernel)"]
+
+
+# ------------------------------------------------------------------------------------------- workers
+_SLOT: dict[str, Any] = {}
+
+
+def _worker_init(slots: Any, ids: list, limits: Limits, base: str) -> None:
+    slot = slots.get()
+    _SLOT.update(slot=slot, ids=ids[slot], limits=limits, base=base)
+
+
+def _work(nb_json: str) -> dict[str, Any]:
+    nb = nbformat.reads(nb_json, as_version=4)
+    run = run_notebook(nb, _SLOT["limits"], _SLOT["base"], _SLOT["ids"])
+    data = asdict(run) | {"nb": nbformat.writes(run.nb), "completed": sorted(run.completed)}
+    return data
+
+
+def _from_worker(data: dict[str, Any]) -> RunResult:
+    data = dict(data)
+    data["nb"] = nbformat.reads(data["nb"], as_version=4)
+    data["completed"] = set(data["completed"])
+    return RunResult(**data)
+
+
+# -------------------------------------------------------------------------------------------- grading
+class _Grader:
+    def __init__(self, cfg: GradeConfig, course: Path, db_url: str) -> None:
+        from nbgrader.api import Gradebook
+
+        self.cfg, self.course, self.db_url = cfg, course, db_url
+        self.cid = course_mod.course_id(course)
+        self.state_dir = cfg.out / "state"
+        self.state_dir.mkdir(exist_ok=True)
+        with Gradebook(db_url, course_id=self.cid) as gb:
+            assignment = gb.find_assignment(cfg.assignment_id)
+            self.notebooks = [n.name for n in assignment.notebooks]
+            self.cell_ids = {n.name: {c.name for c in n.source_cells} for n in assignment.notebooks}
+
+    def state_path(self, student: str) -> Path:
+        return self.state_dir / f"{student}.json"
+
+    def done(self, sub: Submission) -> bool:
+        path = self.state_path(sub.student_id)
+        if self.cfg.force or not path.is_file():
+            return False
+        state = json.loads(path.read_text())
+        return state.get("digest") == sub.digest() and state.get("version") == STATE_VERSION
+
+    def save(self, result: StudentResult) -> None:
+        tmp = self.state_path(result.student_id).with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(result) | {"version": STATE_VERSION}, ensure_ascii=False, indent=1))
+        os.replace(tmp, self.state_path(result.student_id))
+
+    def prepare(self, sub: Submission) -> tuple[dict[str, str], StudentResult]:
+        """Validate and sanitize; return the notebooks to run (name -> json) and the partial result."""
+        from nbgrader.api import Gradebook
+
+        result = StudentResult(sub.student_id, sub.digest(), "graded", list(sub.problems))
+        if sub.extra:
+            result.notes.append(f"ignored extra files: {', '.join(sorted(sub.extra)[:10])}")
+        jobs: dict[str, str] = {}
+        parsed = {}
+        for name, raw in sorted(sub.notebooks.items()):
+            nb, problem = load_notebook(raw)
+            if problem is None and not any(
+                c.metadata.get("nbgrader", {}).get("grade_id") in self.cell_ids[name] for c in nb.cells
+            ):
+                problem = (
+                    f"contains none of the graded cells of {self.cfg.assignment_id} (another assignment?)"
+                )
+            if problem:
+                result.reasons.append(f"{name}.ipynb: {problem}")
+            parsed[name] = nb
+        if result.reasons:
+            result.status = "error"
+            return {}, result
+        with Gradebook(self.db_url, course_id=self.cid) as gb:
+            gb.update_or_create_student(sub.student_id)
+            gb.update_or_create_submission(self.cfg.assignment_id, sub.student_id)
+        for name, nb in parsed.items():
+            try:
+                nb = _sanitize(nb, _resources(name, self.cfg, sub.student_id, self.db_url))
+            except Exception as err:  # nbgrader refuses e.g. inconsistent cell metadata
+                result.status = "error"
+                result.reasons.append(f"{name}.ipynb: nbgrader could not sanitize it: {err}")
+                return {}, result
+            jobs[name] = nbformat.writes(add_probes(nb))
+        return jobs, result
+
+    def finish(self, result: StudentResult, runs: dict[str, RunResult]) -> StudentResult:
+        from nbgrader.preprocessors import LimitOutput, SaveAutoGrades
+
+        from seqcourse.grading.report import write_feedback
+
+        for name, run in runs.items():
+            result.seconds += run.seconds
+            result.sandbox = run.sandbox
+            if run.start_error:
+                result.status = "error"
+                result.reasons.append(f"{name}.ipynb: the sandboxed kernel did not start: {run.start_error}")
+                continue
+            nb, flags, notes = interpret(run)
+            result.notes.extend(notes)
+            if flags:
+                result.reasons.extend(flags)
+                if result.status == "graded":
+                    result.status = "flagged"
+            resources = _resources(name, self.cfg, result.student_id, self.db_url)
+            for pp in (LimitOutput(), SaveAutoGrades()):
+                nb, resources = pp.preprocess(nb, resources)
+            dest = self.cfg.out / "autograded" / result.student_id / f"{name}.ipynb"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, dest)
+            write_feedback(
+                nb,
+                self.cfg.out / "feedback" / result.student_id / f"{name}.html",
+                title=f"{self.cfg.assignment_id} · {result.student_id}",
+            )
+        self.save(result)
+        return result
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="student", desc="grading", disable=not enabled, file=sys.stderr)
+
+
+def grade(cfg: GradeConfig, on_result: Callable[[StudentResult], None] | None = None) -> list[StudentResult]:
+    """Grade every submission of ``cfg``; return one result per student (also the previously finished)."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    os.chmod(cfg.out, 0o700)
+    course, db_url = prepare_course(cfg)
+    grader = _Grader(cfg, course, db_url)
+    subs, warnings = collect(
+        cfg.submissions, cfg.assignment_id, grader.notebooks, cfg.pattern, cfg.max_notebook_mb
+    )
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    results: dict[str, StudentResult] = {}
+    todo: list[Submission] = []
+    for sub in subs:
+        if grader.done(sub):
+            state = json.loads(grader.state_path(sub.student_id).read_text())
+            state.pop("version", None)
+            results[sub.student_id] = StudentResult(**state)
+        else:
+            todo.append(sub)
+    bar = _progress(len(todo), cfg.progress)
+    jobs: list[tuple[StudentResult, dict[str, str]]] = []
+    for sub in todo:
+        notebooks, result = grader.prepare(sub)
+        if notebooks:
+            jobs.append((result, notebooks))
+        else:
+            results[sub.student_id] = grader.finish(result, {})
+            bar.update()
+    if jobs:
+        _run_jobs(cfg, grader, jobs, results, bar, on_result)
+    bar.close()
+    return [results[s.student_id] for s in subs]
+
+
+def _run_jobs(
+    cfg: GradeConfig,
+    grader: _Grader,
+    jobs: list,
+    results: dict,
+    bar: Any,
+    on_result: Callable[[StudentResult], None] | None,
+) -> None:
+    ids = ensure_slot_users(cfg.workers)
+    hide = set(cfg.limits.hide)
+    hide.update(str(p.resolve()) for p in (cfg.out, cfg.submissions, cfg.source_root, grader.course))
+    keep = [sys.prefix, *[p for p in sys.path if p], str(Path(__file__).resolve().parents[1])]
+    roots = {str(course_mod.repo_root()), str(cfg.source_root.resolve().parent)}
+    hide.update(sensitive_paths(roots, keep))
+    if cfg.db_url and cfg.db_url.startswith("sqlite:///"):
+        hide.add(cfg.db_url[len("sqlite:///") :])
+    limits = Limits(**{**asdict(cfg.limits), "hide": tuple(sorted(hide))})
+    base = tempfile.mkdtemp(prefix="seqgrade-")
+    os.chmod(base, 0o711)
+    ctx = mp.get_context("spawn")
+    pending = {(r.student_id, name): (r, nb) for r, nbs in jobs for name, nb in nbs.items()}
+    runs: dict[str, dict[str, RunResult]] = {}
+    by_student = {r.student_id: (r, set(nbs)) for r, nbs in jobs}
+    crashes: dict[tuple[str, str], int] = {}
+    try:
+        while pending:
+            slots = ctx.Queue()
+            for k in range(cfg.workers):
+                slots.put(k)
+            with cf.ProcessPoolExecutor(
+                cfg.workers, mp_context=ctx, initializer=_worker_init, initargs=(slots, ids, limits, base)
+            ) as pool:
+                futures = {pool.submit(_work, nb): key for key, (_, nb) in pending.items()}
+                for fut in cf.as_completed(futures):
+                    key = futures[fut]
+                    try:
+                        run = _from_worker(fut.result())
+                    except cf.process.BrokenProcessPool:
+                        crashes[key] = crashes.get(key, 0) + 1
+                        if crashes[key] < 2:
+                            continue  # retried in a fresh pool
+                        run = RunResult(
+                            nb=nbformat.v4.new_notebook(), start_error="the grading worker crashed"
+                        )
+                    pending.pop(key)
+                    student, name = key
+                    runs.setdefault(student, {})[name] = run
+                    result, names = by_student[student]
+                    if set(runs[student]) == names:
+                        results[student] = grader.finish(result, runs.pop(student))
+                        if on_result:
+                            on_result(results[student])
+                        bar.update()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
