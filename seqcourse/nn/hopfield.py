@@ -1,0 +1,165 @@
+"""Hopfield network (lecture 004, section 6.9.2): Hebbian storage, sign dynamics, energy, capacity.
+
+States are vectors s in {-1, +1}^N. With P stored patterns xi^1, ..., xi^P (rows of ``patterns`` (P, N)):
+
+    W = (1/N) sum_mu xi^mu (xi^mu)^T,  w_ii = 0,  w_ij = w_ji           Hebbian storage
+    s_i <- sgn(sum_j w_ij s_j)                                          one unit (asynchronous) or all at once
+    E(s) = -1/2 s^T W s                                                 energy
+
+We use sgn(0) = the unit's current state, so an asynchronous update changes s_i only when the local field
+h_i = sum_j w_ij s_j disagrees with it; the flip then lowers E by 2|h_i|, so E never increases and the
+dynamics stop at a fixed point s(t+1) = s(t). Synchronous updates may instead cycle with period 2.
+Random patterns are stable up to a load P/N of about 0.138 (Amit, Gutfreund and Sompolinsky, 1985).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from seqcourse.utils import check_ndim, check_shape
+
+__all__ = [
+    "hebbian_weights",
+    "energy",
+    "update_unit",
+    "update_async",
+    "update_sync",
+    "recall",
+    "corrupt",
+    "overlap",
+    "random_patterns",
+    "capacity_experiment",
+]
+
+
+def _check_spins(name: str, s: torch.Tensor) -> None:
+    if not isinstance(s, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(s).__name__}")
+    if not bool(((s == 1) | (s == -1)).all()):
+        bad = s[(s != 1) & (s != -1)].flatten()[:3].tolist()
+        raise ValueError(f"{name} must contain only -1 and +1 (bipolar states), got values such as {bad}")
+
+
+def _check_weights(W: torch.Tensor, s: torch.Tensor) -> None:
+    check_ndim("W", W, 2)
+    if W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must be square (N, N), got shape {tuple(W.shape)}")
+    check_ndim("s", s, (1, 2))
+    if s.shape[-1] != W.shape[0]:
+        raise ValueError(f"s must have N = {W.shape[0]} units in its last axis, got shape {tuple(s.shape)}")
+    _check_spins("s", s)
+
+
+def _sgn(field: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """sgn with the tie broken by keeping the current state."""
+    return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, current)).to(current.dtype)
+
+
+def hebbian_weights(patterns: torch.Tensor) -> torch.Tensor:
+    """W = (1/N) sum_mu xi^mu (xi^mu)^T, zero diagonal; ``patterns`` (P, N) in {-1, +1}; returns (N, N)."""
+    check_ndim("patterns", patterns, 2)
+    _check_spins("patterns", patterns)
+    N = patterns.shape[1]
+    W = patterns.T @ patterns / N  # (N, N)
+    return W.fill_diagonal_(0.0)
+
+
+def energy(W: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """E(s) = -1/2 s^T W s for s (N,) or a batch (B, N); returns a scalar or (B,)."""
+    _check_weights(W, s)
+    return -0.5 * ((s @ W) * s).sum(-1)
+
+
+def update_unit(W: torch.Tensor, s: torch.Tensor, i: int) -> torch.Tensor:
+    """Asynchronous update of unit i only: s_i <- sgn(sum_j w_ij s_j). Returns a new tensor."""
+    _check_weights(W, s)
+    out = s.clone()
+    field = s @ W[:, i]  # () or (B,): W is symmetric, so column i equals row i
+    out[..., i] = _sgn(field, s[..., i])
+    return out
+
+
+def update_async(W: torch.Tensor, s: torch.Tensor, order: Sequence[int] | torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """One asynchronous sweep: every unit once, in ``order`` (default: a random permutation)."""
+    _check_weights(W, s)
+    if order is None:
+        order = torch.randperm(W.shape[0], generator=generator)
+    out = s.clone()
+    for i in (order.tolist() if isinstance(order, torch.Tensor) else order):
+        out[..., i] = _sgn(out @ W[:, i], out[..., i])  # uses the states already updated in this sweep
+    return out
+
+
+def update_sync(W: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Synchronous update: s(t+1) = sgn(W s(t)) for all units at once."""
+    _check_weights(W, s)
+    return _sgn(s @ W, s)  # (N,) or (B, N); W symmetric
+
+
+def recall(W: torch.Tensor, s: torch.Tensor, mode: str = "async", max_sweeps: int = 100,
+           generator: torch.Generator | None = None) -> tuple[torch.Tensor, int]:
+    """Run the dynamics from ``s`` until s(t+1) = s(t) or ``max_sweeps``; return (state, sweeps used)."""
+    if mode not in ("async", "sync"):
+        raise ValueError(f"mode must be 'async' or 'sync', got {mode!r}")
+    for sweep in range(1, max_sweeps + 1):
+        new = update_async(W, s, generator=generator) if mode == "async" else update_sync(W, s)
+        if torch.equal(new, s):
+            return new, sweep
+        s = new
+    return s, max_sweeps
+
+
+def corrupt(pattern: torch.Tensor, n_flips: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Flip the sign of ``n_flips`` distinct, randomly chosen units of ``pattern`` (N,)."""
+    check_ndim("pattern", pattern, 1)
+    _check_spins("pattern", pattern)
+    if not 0 <= n_flips <= pattern.shape[0]:
+        raise ValueError(f"n_flips must lie in [0, {pattern.shape[0]}], got {n_flips}")
+    idx = torch.randperm(pattern.shape[0], generator=generator)[:n_flips]
+    out = pattern.clone()
+    out[idx] = -out[idx]
+    return out
+
+
+def overlap(s: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+    """m = (1/N) s . xi in [-1, 1] (1 = perfect recall); broadcasts over leading axes."""
+    check_shape("s", s, xi.shape)
+    return (s * xi).sum(-1) / xi.shape[-1]
+
+
+def random_patterns(P: int, N: int, generator: torch.Generator | None = None,
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """P independent uniform random bipolar patterns (P, N)."""
+    return (torch.randint(0, 2, (P, N), generator=generator) * 2 - 1).to(dtype)
+
+
+def capacity_experiment(
+    N: int = 200,
+    loads: Sequence[float] = (0.05, 0.1, 0.125, 0.15, 0.2, 0.25),
+    trials: int = 2,
+    min_overlap: float = 0.95,
+    seed: int = 0,
+) -> list[tuple[float, float]]:
+    """Recall rate versus load alpha = P/N for random patterns.
+
+    For each load, store P = round(alpha N) random patterns, start the asynchronous dynamics at each stored
+    pattern and count it as recalled when the final overlap is >= ``min_overlap`` (at most a few percent of
+    the bits wrong). Returns [(alpha, recall rate)], the rate averaged over ``trials`` pattern sets. The rate
+    falls sharply near alpha = 0.138, the capacity of the Hebbian Hopfield network.
+    """
+    if N < 2 or trials < 1:
+        raise ValueError(f"need N >= 2 and trials >= 1, got N={N}, trials={trials}")
+    gen = torch.Generator().manual_seed(seed)
+    results = []
+    for alpha in loads:
+        P = max(1, round(alpha * N))
+        recalled = 0
+        for _ in range(trials):
+            xi = random_patterns(P, N, gen)  # (P, N)
+            final, _ = recall(hebbian_weights(xi), xi.clone(), "async", generator=gen)  # all P in a batch
+            recalled += int((overlap(final, xi) >= min_overlap).sum())
+        results.append((float(alpha), recalled / (P * trials)))
+    return results

@@ -1,0 +1,248 @@
+"""Oracle tests for Hopfield networks, Boltzmann machines, RBMs and DBNs (brute-force enumeration)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqcourse.data.images import load_digits
+from seqcourse.nn import hopfield
+from seqcourse.nn.energy import BoltzmannMachine, all_binary_states
+from seqcourse.nn.rbm import DBN, RBM, train_rbm
+from seqcourse.train import fit
+
+# ------------------------------------------------------------------------------------------------- Hopfield
+
+
+def test_hebbian_weights_formula():
+    xi = hopfield.random_patterns(3, 8, torch.Generator().manual_seed(0))
+    W = hopfield.hebbian_weights(xi)
+    for i, j in itertools.product(range(8), repeat=2):
+        expect = 0.0 if i == j else sum(float(xi[m, i] * xi[m, j]) for m in range(3)) / 8
+        assert W[i, j].item() == pytest.approx(expect)
+
+
+def test_stored_patterns_are_fixed_points_and_recalled_from_corruption():
+    gen = torch.Generator().manual_seed(1)
+    xi = hopfield.random_patterns(3, 100, gen)  # load 0.03, far below capacity
+    W = hopfield.hebbian_weights(xi)
+    torch.testing.assert_close(hopfield.update_sync(W, xi), xi)
+    torch.testing.assert_close(hopfield.update_async(W, xi, generator=gen), xi)
+    for mode in ("async", "sync"):
+        for m in range(3):
+            noisy = hopfield.corrupt(xi[m], 15, gen)
+            assert hopfield.overlap(noisy, xi[m]).item() == pytest.approx(0.7)
+            final, _ = hopfield.recall(W, noisy, mode, generator=gen)
+            torch.testing.assert_close(final, xi[m])
+
+
+def test_energy_never_increases_under_asynchronous_updates():
+    gen = torch.Generator().manual_seed(2)
+    N = 40
+    W = hopfield.hebbian_weights(hopfield.random_patterns(10, N, gen))  # overloaded: many spurious minima
+    for _ in range(5):
+        s = hopfield.random_patterns(1, N, gen)[0]
+        e = hopfield.energy(W, s).item()
+        assert e == pytest.approx(-0.5 * float(s @ W @ s))
+        for _sweep in range(4):
+            for i in torch.randperm(N, generator=gen).tolist():
+                s = hopfield.update_unit(W, s, i)
+                e_new = hopfield.energy(W, s).item()
+                assert e_new <= e + 1e-6
+                e = e_new
+        final, _ = hopfield.recall(W, s, "async", generator=gen)
+        torch.testing.assert_close(hopfield.update_async(W, final, generator=gen), final)  # a fixed point
+
+
+def test_capacity_experiment_shows_the_limit():
+    rates = dict(hopfield.capacity_experiment(N=100, loads=(0.05, 0.3), trials=2, seed=0))
+    assert rates[0.05] >= 0.95
+    assert rates[0.3] <= 0.3
+
+
+def test_hopfield_bad_inputs():
+    with pytest.raises(ValueError, match=r"-1 and \+1"):
+        hopfield.hebbian_weights(torch.tensor([[1.0, 0.0, -1.0]]))
+    W = torch.zeros(3, 3)
+    with pytest.raises(ValueError, match=r"-1 and \+1"):
+        hopfield.energy(W, torch.tensor([1.0, 0.5, -1.0]))
+    with pytest.raises(ValueError, match="N = 3"):
+        hopfield.update_sync(W, torch.ones(4))
+    with pytest.raises(ValueError, match="square"):
+        hopfield.energy(torch.zeros(3, 4), torch.ones(3))
+    with pytest.raises(ValueError, match="mode"):
+        hopfield.recall(W, torch.ones(3), mode="parallel")
+
+
+# ------------------------------------------------------------------------------------------ Boltzmann machine
+
+
+def test_all_binary_states():
+    S = all_binary_states(3)
+    assert S.shape == (8, 3)
+    assert {tuple(int(x) for x in row) for row in S} == set(itertools.product((0, 1), repeat=3))
+
+
+def test_boltzmann_machine_conditionals_likelihood_and_learning_rule():
+    torch.manual_seed(0)
+    bm = BoltzmannMachine(3, 2, init_std=0.8).double()
+    with torch.no_grad():
+        bm.b.normal_()
+    S = all_binary_states(5, dtype=torch.float64)
+    with torch.no_grad():
+        E = torch.tensor([float(-0.5 * s @ bm.W @ s - bm.b @ s) for s in S], dtype=torch.float64)
+    assert bm.log_partition().item() == pytest.approx(float(torch.log(torch.exp(-E).sum())))
+    # conditional of unit i vs ratio of two brute-force energies
+    bm.requires_grad_(False)
+    for k in range(len(S)):
+        for i in range(5):
+            on, off = S[k].clone(), S[k].clone()
+            on[i], off[i] = 1.0, 0.0
+            e_on, e_off = bm.energy(on[None]).item(), bm.energy(off[None]).item()
+            expect = 1.0 / (1.0 + torch.exp(torch.tensor(e_on - e_off))).item()
+            assert bm.conditional(S[k : k + 1], i).item() == pytest.approx(expect)
+    # log p(v) by summing joint probabilities over h
+    v = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    p = bm.probabilities()
+    for r in range(2):
+        mask = (S[:, :3] == v[r]).all(1)
+        assert bm.log_likelihood(v[r : r + 1]).item() == pytest.approx(float(torch.log(p[mask].sum())))
+    bm.requires_grad_(True)
+    # learning rule: dlogp/dw_ij = <s_i s_j>_data - <s_i s_j>_model
+    bm.zero_grad()
+    bm.log_likelihood(v).mean().backward()
+    data, model = bm.correlations(v)
+    rule = data - model
+    grad_W = bm.W_raw.grad  # upper triangle carries dL/dw_ij for i < j
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert grad_W[i, j].item() == pytest.approx(rule[i, j].item(), abs=1e-10)
+    torch.testing.assert_close(bm.b.grad, rule.diagonal())  # s_i^2 = s_i gives the bias term
+
+
+def test_boltzmann_gibbs_sampling_matches_exact_distribution():
+    torch.manual_seed(3)
+    bm = BoltzmannMachine(4, 0, init_std=0.7)
+    gen = torch.Generator().manual_seed(3)
+    s = torch.zeros(4000, 4)
+    for _ in range(30):
+        s = bm.gibbs_sweep(s, generator=gen)
+    codes = (s * torch.tensor([8.0, 4.0, 2.0, 1.0])).sum(1).long()
+    freq = torch.bincount(codes, minlength=16).float() / len(codes)
+    assert (freq - bm.probabilities().detach()).abs().max().item() < 0.03
+
+
+# ------------------------------------------------------------------------------------------------------ RBM
+
+
+def small_rbm(d: int = 3, p: int = 2, seed: int = 0) -> RBM:
+    gen = torch.Generator().manual_seed(seed)
+    rbm = RBM(d, p, init_std=1.0, generator=gen).double()
+    with torch.no_grad():
+        rbm.b.copy_(torch.randn(d, generator=gen))
+        rbm.c.copy_(torch.randn(p, generator=gen))
+    return rbm
+
+
+def test_rbm_free_energy_partition_and_likelihood_vs_brute_force():
+    for d, p in ((3, 2), (2, 4)):  # enumerate hidden, then visible, inside log_partition
+        rbm = small_rbm(d, p)
+        V, Hs = all_binary_states(d, dtype=torch.float64), all_binary_states(p, dtype=torch.float64)
+        E = torch.stack([torch.stack([rbm.energy(v[None], h[None])[0] for h in Hs]) for v in V])  # (2^d, 2^p)
+        for k, v in enumerate(V):
+            expect = float(-v @ rbm.b - rbm.c @ Hs[0] - v @ rbm.W @ Hs[0])
+            assert float(E[k, 0]) == pytest.approx(expect)
+        torch.testing.assert_close(rbm.free_energy(V), -torch.logsumexp(-E, dim=1))
+        log_Z = float(torch.log(torch.exp(-E).sum()))
+        assert rbm.log_partition().item() == pytest.approx(log_Z)
+        torch.testing.assert_close(rbm.log_likelihood(V), torch.log(torch.exp(-E).sum(1)) - log_Z)
+        assert torch.exp(rbm.log_likelihood(V)).sum().item() == pytest.approx(1.0)
+
+
+def test_rbm_conditionals_vs_brute_force():
+    rbm = small_rbm(3, 2, seed=1)
+    V, Hs = all_binary_states(3, dtype=torch.float64), all_binary_states(2, dtype=torch.float64)
+    joint = torch.stack([torch.exp(-rbm.energy(V, h[None].expand(8, -1))) for h in Hs], dim=1)  # (8, 4)
+    p_h = joint / joint.sum(1, keepdim=True)  # p(h | v) for all h
+    expect_h = p_h @ Hs  # P(h_j = 1 | v)
+    torch.testing.assert_close(rbm.p_h_given_v(V), expect_h)
+    p_v = joint / joint.sum(0, keepdim=True)  # p(v | h), columns
+    torch.testing.assert_close(rbm.p_v_given_h(Hs), p_v.T @ V)
+    # conditional independence: p(h | v) factorises into the product of the marginals
+    q = rbm.p_h_given_v(V)  # (8, 2)
+    prod = torch.stack([(q**h * (1 - q) ** (1 - h)).prod(1) for h in Hs], 1)
+    torch.testing.assert_close(prod, p_h)
+
+
+def test_cd_gradient_direction_vs_exact_gradient():
+    rbm = small_rbm(3, 2, seed=2)
+    data = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], dtype=torch.float64)
+    exact = rbm.exact_gradient(data)
+    # oracle for exact_gradient: <v p(h|v)^T>_data - sum_v p(v) v p(h|v)^T by enumeration
+    V = all_binary_states(3, dtype=torch.float64)
+    with torch.no_grad():
+        pv = torch.exp(rbm.log_likelihood(V))
+        model_W = V.T @ (pv[:, None] * rbm.p_h_given_v(V))
+        torch.testing.assert_close(exact["W"], data.T @ rbm.p_h_given_v(data) / 3 - model_W)
+        torch.testing.assert_close(exact["b"], data.mean(0) - pv @ V)
+
+    def flat(g):
+        return torch.cat([g["W"].flatten(), g["b"], g["c"]])
+
+    reps = data.repeat(3000, 1)  # many chains average out the sampling noise
+    gen = torch.Generator().manual_seed(0)
+    cd1, _ = rbm.cd_gradient(reps, k=1, generator=gen)
+    cd_long, _ = rbm.cd_gradient(reps, k=100, generator=gen)
+    cos1 = F.cosine_similarity(flat(cd1), flat(exact), dim=0).item()
+    cos_long = F.cosine_similarity(flat(cd_long), flat(exact), dim=0).item()
+    assert cos1 > 0.3
+    assert cos_long > 0.97
+    err_long = (flat(cd_long) - flat(exact)).norm() / flat(exact).norm()
+    assert err_long < 0.2
+
+
+def test_cd_and_pcd_training_raise_exact_likelihood():
+    data = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]] * 20, dtype=torch.float64)
+    for persistent in (False, True):
+        gen = torch.Generator().manual_seed(0)
+        rbm = RBM(4, 3, init_std=0.1, generator=gen).double()
+        before = rbm.log_likelihood(data).mean().item()
+        train_rbm(rbm, data, epochs=60, lr=0.1, batch_size=10, persistent=persistent, generator=gen)
+        after = rbm.log_likelihood(data).mean().item()
+        assert before == pytest.approx(-4 * torch.log(torch.tensor(2.0)).item(), abs=0.05)
+        assert after > -2.0  # the two patterns take most of the mass (uniform gives -2.77)
+
+
+def test_rbm_bad_inputs():
+    rbm = RBM(3, 2)
+    with pytest.raises(ValueError, match=r"shape \(B, 3\)"):
+        rbm.free_energy(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        rbm.log_likelihood(torch.full((2, 3), 0.5))
+    with pytest.raises(ValueError, match="k must be"):
+        rbm.gibbs(torch.zeros(2, 3), k=0)
+    with pytest.raises(ValueError, match="enumeration"):
+        all_binary_states(30)
+    with pytest.raises(ValueError, match="at least the visible"):
+        DBN([64])
+
+
+@pytest.mark.slow
+def test_dbn_pretrain_then_finetune_classifies_digits():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    digits = load_digits(binarize=True)
+    dbn = DBN([64, 128, 64], generator=gen)
+    hist = dbn.pretrain(digits.X_train, epochs=10, lr=0.05, generator=gen)
+    assert all(h[-1] < h[0] for h in hist)  # every RBM's reconstruction error went down
+    clf = dbn.to_classifier(10)
+    x5 = digits.X_test[:5]
+    torch.testing.assert_close(clf[0](x5).sigmoid(), dbn.rbms[0].p_h_given_v(x5))
+    X, y = digits.X_train, digits.y_train
+    batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
+    fit(clf, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=10, lr=2e-2, progress=False)
+    acc = (clf(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
+    assert acc >= 0.85, acc
