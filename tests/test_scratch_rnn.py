@@ -157,7 +157,7 @@ def test_bad_inputs_raise_clear_errors(problem):
         rnn.forward(params, np.zeros((T, M + 1)), h0)
     with pytest.raises(ValueError, match="empty sequence"):
         rnn.forward(params, np.zeros((0, M)), h0)
-    with pytest.raises(ValueError, match=r"ys must have shape \(6\)"):
+    with pytest.raises(ValueError, match=r"ys must have shape \(6,?\)"):
         rnn.bptt(params, xs, ys[:-1], h0)
     with pytest.raises(ValueError, match="integer class labels"):
         rnn.bptt(params, xs, ys.astype(float), h0)
@@ -171,3 +171,54 @@ def test_bad_inputs_raise_clear_errors(problem):
         rnn.forward({k: v for k, v in params.items() if k != "c"}, xs, h0)
     with pytest.raises(ValueError, match="params\\['W'\\]"):
         rnn.forward({**params, "W": np.zeros((N, N + 1))}, xs, h0)
+
+
+# --- design pattern 2: teacher forcing vs free running ---------------------------------------------------
+
+
+@pytest.fixture
+def pattern2():
+    from seqcourse.scratch import teacher_forcing as tf
+
+    rng = np.random.default_rng(4)
+    params = tf.init_params(M, N, K, rng)
+    params["b"], params["c"] = rng.normal(size=N), rng.normal(size=K)
+    return tf, params, rng.normal(size=(T, M)), rng.integers(0, K, size=T)
+
+
+def test_teacher_forcing_grads_match_autograd(pattern2):
+    tf, params, xs, ys = pattern2
+    loss, grads = tf.teacher_forcing_grads(params, xs, ys)
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    onehot = F.one_hot(torch.tensor(ys), K).double()
+    y_prev = torch.cat([torch.zeros(1, K, dtype=torch.float64), onehot[:-1]])  # (T, K)
+    h = torch.tanh(p["b"] + y_prev @ p["W"].T + torch.tensor(xs) @ p["U"].T)
+    ref = F.cross_entropy(p["c"] + h @ p["V"].T, torch.tensor(ys), reduction="sum")
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    for k in params:
+        np.testing.assert_allclose(grads[k], p[k].grad.numpy(), rtol=1e-7, atol=1e-13, err_msg=k)
+    assert gc.gradcheck(lambda q: tf.teacher_forcing(q, xs, ys).loss, params, grads) < 1e-6
+
+
+def test_free_running_equals_teacher_forcing_only_when_predictions_are_right(pattern2):
+    tf, params, xs, ys = pattern2
+    own = tf.free_running(params, xs).y_hat.argmax(axis=1)  # the model's greedy predictions
+    forced_on_own = tf.teacher_forcing(params, xs, own)
+    np.testing.assert_allclose(forced_on_own.h, tf.free_running(params, xs).h, rtol=0, atol=0)
+    wrong = own.copy()
+    wrong[1] = (own[1] + 1) % K  # one label the model gets wrong at step 2 ...
+    forced, free = tf.teacher_forcing(params, xs, wrong), tf.free_running(params, xs, wrong)
+    np.testing.assert_array_equal(forced.h[:2], free.h[:2])  # ... leaves steps 1-2 alike
+    assert not np.allclose(forced.h[2], free.h[2])  # ... and changes the input of step 3
+    assert forced.loss != free.loss
+
+
+def test_pattern2_bad_inputs(pattern2):
+    tf, params, xs, ys = pattern2
+    with pytest.raises(ValueError, match=r"params\['W'\] must have shape \(4, 5\)"):
+        tf.teacher_forcing(rnn.init_params(M, N, K), xs, ys)
+    with pytest.raises(ValueError, match="labels"):
+        tf.teacher_forcing(params, xs, None)
+    with pytest.raises(ValueError, match=r"ys must have shape \(6,?\)"):
+        tf.teacher_forcing(params, xs, ys[:3])
