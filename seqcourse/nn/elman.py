@@ -66,16 +66,22 @@ def _check_sequence(x: torch.Tensor, n_in: int) -> None:
 
 
 class _SimpleRecurrent(nn.Module):
-    """Shared parameters and helpers of the Elman and Jordan networks (U, b, V, c and the activations)."""
+    """Shared parameters and helpers of the Elman and Jordan networks (U, b, V, c and the activations).
+
+    Constructor: ``(input_size, hidden_size, output_size, activation="tanh", output_activation="identity",
+    bias=True)``; ``activation`` is f, ``output_activation`` is g (a name from ``ACTIVATIONS`` or a callable),
+    ``bias=False`` drops b and c. Subclasses add their feedback weight in ``_init_feedback`` and write the
+    time loop in ``forward``.
+    """
 
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         output_size: int,
-        activation: str | Activation,
-        output_activation: str | Activation,
-        bias: bool,
+        activation: str | Activation = "tanh",
+        output_activation: str | Activation = "identity",
+        bias: bool = True,
     ) -> None:
         super().__init__()
         _check_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
@@ -86,6 +92,11 @@ class _SimpleRecurrent(nn.Module):
         self.V = nn.Parameter(torch.empty(output_size, hidden_size))  # hidden -> output
         self.b = nn.Parameter(torch.empty(hidden_size)) if bias else None
         self.c = nn.Parameter(torch.empty(output_size)) if bias else None
+        self._init_feedback()  # W (Elman) or W_o (Jordan)
+        self.reset_parameters()
+
+    def _init_feedback(self) -> None:
+        raise NotImplementedError
 
     def reset_parameters(self) -> None:
         """Uniform(-1/sqrt(n_h), 1/sqrt(n_h)) for every parameter, the same rule as ``torch.nn.RNN``."""
@@ -136,18 +147,8 @@ class ElmanRNN(_SimpleRecurrent):
     ``(y, h)`` with ``y: (B, T, n_out)`` the outputs and ``h: (B, T, n_h)`` the hidden state of every step.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        output_size: int,
-        activation: str | Activation = "tanh",
-        output_activation: str | Activation = "identity",
-        bias: bool = True,
-    ) -> None:
-        super().__init__(input_size, hidden_size, output_size, activation, output_activation, bias)
-        self.W = nn.Parameter(torch.empty(hidden_size, hidden_size))  # hidden -> hidden
-        self.reset_parameters()
+    def _init_feedback(self) -> None:
+        self.W = nn.Parameter(torch.empty(self.hidden_size, self.hidden_size))  # hidden -> hidden
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         _check_sequence(x, self.input_size)
@@ -171,18 +172,8 @@ class JordanRNN(_SimpleRecurrent):
     returns ``(y, h)`` with ``y: (B, T, n_out)`` and ``h: (B, T, n_h)``.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        output_size: int,
-        activation: str | Activation = "tanh",
-        output_activation: str | Activation = "identity",
-        bias: bool = True,
-    ) -> None:
-        super().__init__(input_size, hidden_size, output_size, activation, output_activation, bias)
-        self.W_o = nn.Parameter(torch.empty(hidden_size, output_size))  # previous output -> hidden
-        self.reset_parameters()
+    def _init_feedback(self) -> None:
+        self.W_o = nn.Parameter(torch.empty(self.hidden_size, self.output_size))  # previous output -> hidden
 
     def forward(self, x: torch.Tensor, y0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         _check_sequence(x, self.input_size)
