@@ -11,7 +11,6 @@ One temporary course, three submissions graded in one nbgrader run (each starts 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -25,39 +24,12 @@ from seqcourse.grading.course import (
     scores,
     submit,
 )
+from seqcourse.grading.mutants import Mutant, answer_cells, apply_edits, fill_release
 
 pytestmark = pytest.mark.slow
 
 AID = "a00_warmup"
 NB = f"{AID}.ipynb"
-MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.M)
-
-
-def _answers(source: nbformat.NotebookNode) -> dict[str, str]:
-    """The instructor's answer cells (grade_id -> source) with the solution markers removed."""
-    out = {}
-    for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            out[meta["grade_id"]] = MARKERS.sub("", cell.source + "\n")
-    return out
-
-
-def _edit(text: str, old: str, new: str) -> str:
-    assert old in text, f"the solution no longer contains {old!r}: update this test's mutant"
-    return text.replace(old, new)
-
-
-def _fill(release: nbformat.NotebookNode, answers: dict[str, str], path: Path) -> Path:
-    """A student's copy of the release with the given answer cells filled in."""
-    nb = nbformat.from_dict(release)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
 
 
 NOISY_WRAPPER = """
@@ -87,16 +59,20 @@ def _noisy(answers: dict[str, str]) -> dict[str, str]:
     return noisy
 
 
-def _wrong(answers: dict[str, str]) -> dict[str, str]:
-    wrong = dict(answers)
-    wrong["b1_lstm_answer"] = _edit(answers["b1_lstm_answer"], "return 4 * per_gate", "return per_gate")
-    wrong["c_conv_answer"] = _edit(
-        answers["c_conv_answer"],
-        "return (size + 2 * padding - kernel) // stride + 1",
-        "return (size - kernel + 1 + 2 * padding) // stride",
-    )
-    wrong["a_rnn_answer"] = _edit(answers["a_rnn_answer"], "return u + w + b", "return float(u + w + b)")
-    return wrong
+WRONG = Mutant(
+    "wrong",
+    breaks={"a", "b1", "c"},
+    edits={
+        "b1_lstm_answer": [("return 4 * per_gate", "return per_gate")],
+        "c_conv_answer": [
+            (
+                "return (size + 2 * padding - kernel) // stride + 1",
+                "return (size - kernel + 1 + 2 * padding) // stride",
+            )
+        ],
+        "a_rnn_answer": [("return u + w + b", "return float(u + w + b)")],
+    },
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +81,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     course = make_course(tmp, AID, repo_root() / SOURCE_DIR)
     source = nbformat.read(course / SOURCE_DIR / AID / NB, as_version=4)
     release = nbformat.read(course / RELEASE_DIR / AID / NB, as_version=4)
-    answers = _answers(source)
+    answers = answer_cells(source)
     assert set(answers) == {"a_rnn_answer", "b1_lstm_answer", "b2_torch_answer", "c_conv_answer", "d_answer"}
     submit(course, "solution", AID, course / SOURCE_DIR / AID / NB)
     submit(course, "blank", AID, course / RELEASE_DIR / AID / NB)
     noisy = _noisy(answers)
-    wrong = {**_wrong(answers), "b2_torch_answer": noisy["b2_torch_answer"], "d_answer": noisy["d_answer"]}
-    submit(course, "wrong", AID, _fill(release, wrong, tmp / "wrong" / NB))
+    noisy_parts = {key: noisy[key] for key in ("b2_torch_answer", "d_answer")}
+    wrong = {**apply_edits(answers, WRONG), **noisy_parts}
+    submit(course, "wrong", AID, fill_release(release, wrong, tmp / "wrong" / NB))
     autograde(course, AID)
     return scores(course, AID)
 

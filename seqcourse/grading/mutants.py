@@ -1,0 +1,145 @@
+"""Prove an assignment's grader right: the solution scores full marks, the release zero, each mutant loses
+exactly the parts it breaks. Everything is graded by the real ``nbgrader autograde`` (see ``course.py``).
+
+A *mutant* is a plausible wrong answer written as text edits of the instructor's answer cells::
+
+    Mutant("no_tanh_derivative", breaks={"b"},
+           edits={"b_bptt_answer": [("* (1 - h[t] ** 2)", "")]})
+
+Each edit ``(old, new)`` must match the solution exactly once, so a mutant that no longer applies (because
+the solution changed) fails loudly instead of silently testing the solution.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from seqcourse.grading.course import (
+    RELEASE_DIR,
+    SOURCE_DIR,
+    autograde,
+    make_course,
+    repo_root,
+    scores,
+    submit,
+)
+
+__all__ = ["Mutant", "answer_cells", "apply_edits", "fill_release", "grade_mutants", "check_graded"]
+
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A wrong submission: ``edits`` maps answer-cell grade ids to ``[(old, new), ...]`` replacements.
+
+    ``breaks`` names the parts (grade-id prefixes) that must lose all their autograded points; every other
+    part must keep full marks. With ``partial=True`` a broken part only has to lose some of its points.
+    """
+
+    name: str
+    breaks: frozenset[str] | set[str]
+    edits: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
+    partial: bool = False
+
+
+def answer_cells(source: nbformat.NotebookNode) -> dict[str, str]:
+    """The instructor's code answer cells (grade_id -> source) with the solution markers removed."""
+    out = {}
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            out[meta["grade_id"]] = _MARKERS.sub("", cell.source + "\n")
+    return out
+
+
+def apply_edits(answers: Mapping[str, str], mutant: Mutant) -> dict[str, str]:
+    """Return ``answers`` with the mutant's edits applied; each ``old`` must occur exactly once."""
+    out = dict(answers)
+    for grade_id, edits in mutant.edits.items():
+        if grade_id not in out:
+            raise KeyError(f"mutant {mutant.name!r}: no answer cell {grade_id!r} (have {sorted(out)})")
+        for old, new in edits:
+            count = out[grade_id].count(old)
+            if count != 1:
+                raise ValueError(
+                    f"mutant {mutant.name!r}: {old!r} occurs {count} times in {grade_id}, expected once; "
+                    "update the mutant to the current solution"
+                )
+            out[grade_id] = out[grade_id].replace(old, new)
+    return out
+
+
+def fill_release(release: nbformat.NotebookNode, answers: Mapping[str, str], path: Path) -> Path:
+    """Write a student's copy of the release with the given answer cells filled in."""
+    nb = nbformat.from_dict(release)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def grade_mutants(tmp_dir: Path, assignment_id: str, mutants: Iterable[Mutant]) -> dict[str, dict]:
+    """Autograde ``solution``, ``release`` and every mutant of ``assignment_id`` in one nbgrader run.
+
+    Returns :func:`seqcourse.grading.course.scores` keyed by ``"solution"``, ``"release"`` and mutant names.
+    """
+    course = make_course(tmp_dir, assignment_id, repo_root() / SOURCE_DIR)
+    notebooks = sorted((course / SOURCE_DIR / assignment_id).glob("*.ipynb"))
+    if len(notebooks) != 1:
+        found = [p.name for p in notebooks]
+        raise ValueError(f"{assignment_id} must have exactly one notebook, found {found}")
+    name = notebooks[0].name
+    source = nbformat.read(notebooks[0], as_version=4)
+    release = nbformat.read(course / RELEASE_DIR / assignment_id / name, as_version=4)
+    answers = answer_cells(source)
+    submit(course, "solution", assignment_id, notebooks[0])
+    submit(course, "release", assignment_id, course / RELEASE_DIR / assignment_id / name)
+    for mutant in mutants:
+        if mutant.name in {"solution", "release"}:
+            raise ValueError(f"mutant name {mutant.name!r} is reserved")
+        path = fill_release(release, apply_edits(answers, mutant), Path(tmp_dir) / mutant.name / name)
+        submit(course, mutant.name, assignment_id, path)
+    autograde(course, assignment_id)
+    return scores(course, assignment_id)
+
+
+def _autograded_parts(record: Mapping) -> dict[str, tuple[float, float]]:
+    """``{part: (score, max_score)}`` over the autograded test cells of one graded submission."""
+    parts: dict[str, tuple[float, float]] = {}
+    for grade_id, cell in record["cells"].items():
+        if cell["autograded"]:
+            score, top = parts.get(grade_id.split("_", 1)[0], (0.0, 0.0))
+            parts[grade_id.split("_", 1)[0]] = (score + cell["score"], top + cell["max_score"])
+    return parts
+
+
+def check_graded(graded: Mapping[str, dict], mutants: Iterable[Mutant]) -> list[str]:
+    """Every way in which the grades break the contract; an empty list means the grader is right."""
+    problems = []
+    solution, release = graded["solution"], graded["release"]
+    if solution["autograded_max"] <= 0 or solution["autograded_score"] != solution["autograded_max"]:
+        lost = {p: s for p, s in _autograded_parts(solution).items() if s[0] < s[1]}
+        problems.append(f"solution: {solution['autograded_score']}/{solution['autograded_max']}, lost {lost}")
+    if release["autograded_score"] != 0:
+        problems.append(f"release: scored {release['autograded_score']}, expected 0")
+    for mutant in mutants:
+        parts = _autograded_parts(graded[mutant.name])
+        unknown = set(mutant.breaks) - set(parts)
+        if unknown:
+            problems.append(f"{mutant.name}: breaks parts {sorted(unknown)} that have no autograded tests")
+        for part, (score, top) in sorted(parts.items()):
+            if part not in mutant.breaks:
+                if score != top:
+                    problems.append(f"{mutant.name}: part {part} scored {score}/{top} but it is not broken")
+            elif score >= top if mutant.partial else score != 0:
+                problems.append(f"{mutant.name}: part {part} scored {score}/{top} but the mutant breaks it")
+    return problems
