@@ -6,6 +6,8 @@ matching ``torch.nn`` module, or counting the operations of an explicit loop).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "rnn_params",
     "torch_rnn_params",
@@ -18,6 +20,7 @@ __all__ = [
     "fully_connected_weights",
     "locally_connected_weights",
     "shared_weights",
+    "receptive_field",
 ]
 
 
@@ -137,3 +140,25 @@ def shared_weights(kernel: int, n_kernels: int = 1) -> int:
     """Weights when each k x k kernel is shared over all positions: ``k^2`` per kernel."""
     _check_positive(kernel=kernel, n_kernels=n_kernels)
     return kernel * kernel * n_kernels
+
+
+def receptive_field(
+    kernels: Sequence[int], strides: Sequence[int] | None = None, dilations: Sequence[int] | None = None
+) -> int:
+    """Receptive field (along one axis) of one output unit of a stack of convolution / pooling layers:
+
+    ``r = 1 + sum_l d_l (k_l - 1) prod_{m < l} s_m``. Two stacked 3x3 convolutions see 5 pixels, three
+    see 7; a 3x3 convolution with dilation 2 sees 5 with 9 weights.
+    """
+    n = len(kernels)
+    strides = [1] * n if strides is None else list(strides)
+    dilations = [1] * n if dilations is None else list(dilations)
+    if len(strides) != n or len(dilations) != n:
+        raise ValueError(f"kernels, strides, dilations must have equal lengths, got {n}, {len(strides)}, "
+                         f"{len(dilations)}")
+    field, jump = 1, 1
+    for k, s, d in zip(kernels, strides, dilations, strict=True):
+        _check_positive(kernel=k, stride=s, dilation=d)
+        field += d * (k - 1) * jump
+        jump *= s
+    return field
