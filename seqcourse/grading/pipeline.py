@@ -155,7 +155,7 @@ def _sanitize(nb: NotebookNode, resources: dict[str, Any]) -> NotebookNode:
         CheckCellMetadata(),
     ):
         nb, resources = pp.preprocess(nb, resources)
-    return nb
+    return nbformat.from_dict(nb)  # cells re-added by OverwriteCells are plain dicts
 
 
 def _is_autograded_test(cell: NotebookNode) -> bool:
@@ -212,6 +212,10 @@ def interpret(run: RunResult) -> tuple[NotebookNode, list[str], list[str]]:
         )
     if run.deadline_at is not None:
         flags.append(f"the notebook time limit was reached at cell {run.deadline_at}")
+    if run.unresponsive_at is not None:
+        flags.append(
+            f"the kernel stopped responding (cell {run.unresponsive_at} timed out again)"
+        )
     if run.strays_killed:
         notes.append(f"{run.strays_killed} stray processes were killed")
     cells = []
@@ -225,13 +229,15 @@ def interpret(run: RunResult) -> tuple[NotebookNode, list[str], list[str]]:
             continue
         if _is_autograded_test(cell):
             if index not in run.completed:
-                why = "the kernel died" if run.died_at is not None else "the notebook time limit was reached"
+                why = "the kernel died" if run.died_at is not None else "the kernel was stopped (time limits)"
                 cell.outputs.append(_error_output("NotExecuted", f"this test did not run: {why}"))
             for out in cell.outputs:
                 if out.output_type == "stream" and out.name == "stderr":  # warnings must not cost marks
                     out.name, out.text = "stdout", "[stderr] " + out.text
-                if out.output_type == "error" and out.ename == "CellTimeoutError":
-                    notes.append(f"{cell.metadata.nbgrader['grade_id']} exceeded the cell time limit")
+        for out in cell.get("outputs", []):
+            if out.output_type == "error" and out.ename == "CellTimeoutError":
+                name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+                notes.append(f"{name} exceeded the cell time limit")
         cells.append(cell)
     nb.cells = cells
     return nb, _dedupe(flags), notes
@@ -411,7 +417,11 @@ def grade(cfg: GradeConfig, on_result: Callable[[StudentResult], None] | None = 
     bar = _progress(len(todo), cfg.progress)
     jobs: list[tuple[StudentResult, dict[str, str]]] = []
     for sub in todo:
-        notebooks, result = grader.prepare(sub)
+        try:
+            notebooks, result = grader.prepare(sub)
+        except Exception as err:  # one odd submission must not stop the others
+            notebooks = {}
+            result = StudentResult(sub.student_id, sub.digest(), "error", [f"could not be prepared: {err!r}"])
         if notebooks:
             jobs.append((result, notebooks))
         else:

@@ -46,6 +46,7 @@ class RunResult:
     completed: set[int] = field(default_factory=set)  # indices of cells whose execution finished
     died_at: int | None = None  # cell index during which the kernel died
     deadline_at: int | None = None  # cell index at which the notebook deadline was reached
+    unresponsive_at: int | None = None  # second cell in a row that timed out: the kernel is wedged
     start_error: str | None = None  # the kernel could not be started at all
     sandbox: dict[str, Any] = field(default_factory=dict)  # report written by the wrapper
     strays_killed: int = 0
@@ -95,6 +96,7 @@ async def _execute(ep: _SandboxExecute, result: RunResult, limits: Limits, uid: 
     deadline = time.monotonic() + limits.notebook_timeout_s
     async with ep.async_setup_kernel():
         kernel_pid = getattr(getattr(ep.km, "provisioner", None), "pid", None)
+        timed_out_before = False
         for index, cell in enumerate(ep.nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -113,6 +115,13 @@ async def _execute(ep: _SandboxExecute, result: RunResult, limits: Limits, uid: 
                 result.died_at = index
                 return
             result.completed.add(index)
+            if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+                if timed_out_before:
+                    result.unresponsive_at = index
+                    return
+                timed_out_before = True
+            else:
+                timed_out_before = False
 
 
 def run_notebook(
