@@ -153,7 +153,7 @@ def test_rbm_free_energy_partition_and_likelihood_vs_brute_force():
         V, Hs = all_binary_states(d, dtype=torch.float64), all_binary_states(p, dtype=torch.float64)
         E = torch.stack([torch.stack([rbm.energy(v[None], h[None])[0] for h in Hs]) for v in V])  # (2^d, 2^p)
         for k, v in enumerate(V):
-            expect = float(-v @ rbm.b - rbm.c @ Hs[0] - v @ rbm.W @ Hs[0])
+            expect = (-v @ rbm.b - rbm.c @ Hs[0] - v @ rbm.W @ Hs[0]).item()
             assert float(E[k, 0]) == pytest.approx(expect)
         torch.testing.assert_close(rbm.free_energy(V), -torch.logsumexp(-E, dim=1))
         log_Z = float(torch.log(torch.exp(-E).sum()))
