@@ -108,8 +108,11 @@ async def _execute(ep: _SandboxExecute, result: RunResult, limits: Limits, uid: 
                 return
             try:
                 await asyncio.wait_for(ep.async_execute_cell(cell, index, store_history=True), remaining)
-            except asyncio.TimeoutError:
-                result.deadline_at = index
+            except asyncio.TimeoutError:  # our deadline, or nbclient giving up on a kernel that never replied
+                if time.monotonic() >= deadline:
+                    result.deadline_at = index
+                else:
+                    result.unresponsive_at = index
                 return
             except DeadKernelError:
                 result.died_at = index
