@@ -194,11 +194,12 @@ class _Recurrent(nn.Module):
 
     def _run_direction(self, cell: _Cell, x: torch.Tensor, state, reverse: bool):
         """Run one cell over x (B, T, m'); return outputs (B, T, n) and the final state."""
-        ux = cell.project_input(x)  # (B, T, G n): all input projections in one matmul
+        ux = cell.project_input(x).unbind(1)  # T x (B, G n): all input projections in one matmul
+        # (unbind, not ux[:, t]: the backward of T separate slices would write T full-size zero tensors)
         steps = range(x.shape[1] - 1, -1, -1) if reverse else range(x.shape[1])
         outputs = [None] * x.shape[1]
         for t in steps:
-            state = cell.step(ux[:, t], state)
+            state = cell.step(ux[t], state)
             outputs[t] = state[0] if isinstance(state, tuple) else state
         return torch.stack(outputs, dim=1), state  # (B, T, n)
 

@@ -98,10 +98,10 @@ class StateSpaceRNN(nn.Module):
         phi = _ACTIVATIONS[self.nonlinearity]
         x = u.new_zeros(u.shape[0], self.q) if x0 is None else x0  # (B, q)
         check_shape("x0", x, (u.shape[0], self.q))
-        bu = u @ self.W_b.T  # (B, T, q): W_b u_n for all n at once
+        bu = (u @ self.W_b.T).unbind(1)  # T x (B, q): W_b u_n for all n at once
         states = []
         for n in range(u.shape[1]):
-            x = phi(x @ self.W_a.T + bu[:, n])  # (B, q)
+            x = phi(x @ self.W_a.T + bu[n])  # (B, q)
             states.append(x)
         xs = torch.stack(states, dim=1)  # (B, T, q)
         return xs @ self.W_c.T, xs  # (B, T, p), (B, T, q)
@@ -139,12 +139,12 @@ class RecurrentMLP(nn.Module):
         states = list(states)
         for i, (s, n) in enumerate(zip(states, self.layer_sizes, strict=True)):
             check_shape(f"states[{i}]", s, (B, n))
-        ux = self.layers[0].project_input(u)  # (B, T, n_1): the first layer's input part, hoisted
+        ux = self.layers[0].project_input(u).unbind(1)  # T x (B, n_1): the first layer's input part, hoisted
         top = []
         for n in range(u.shape[1]):
             below = None
             for i, cell in enumerate(self.layers):
-                proj = ux[:, n] if i == 0 else cell.project_input(below)
+                proj = ux[n] if i == 0 else cell.project_input(below)
                 states[i] = below = cell.step(proj, states[i])  # x_{i,n+1}
             top.append(below)
         return torch.stack(top, dim=1), states
