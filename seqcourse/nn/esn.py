@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.utils import check_ndim, check_shape
 
 __all__ = ["ridge_regression", "EchoStateNetwork"]
@@ -65,13 +66,7 @@ class EchoStateNetwork(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        for name, v in (
-            ("input_size", input_size),
-            ("reservoir_size", reservoir_size),
-            ("output_size", output_size),
-        ):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_positive(input_size=input_size, reservoir_size=reservoir_size, output_size=output_size)
         if not spectral_radius > 0:
             raise ValueError(f"spectral_radius must be positive, got {spectral_radius!r}")
         if not 0 < leak_rate <= 1:

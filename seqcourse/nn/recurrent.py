@@ -28,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.utils import check_ndim, check_shape
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
@@ -40,9 +41,7 @@ class _Cell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_positive(input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         G, n = self.gates, hidden_size
         self.U = nn.Parameter(torch.empty(G * n, input_size))

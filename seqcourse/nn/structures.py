@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.nn.recurrent import RNNCell
 from seqcourse.utils import check_ndim, check_shape
 
@@ -35,12 +36,6 @@ def _check_sequence(u: torch.Tensor, m: int) -> None:
         raise ValueError("u is an empty sequence (T = 0)")
 
 
-def _positive(**values: int) -> None:
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
 class NARX(nn.Module):
     """Nonlinear autoregressive model with exogenous inputs: tapped delay lines on u and on y.
 
@@ -52,7 +47,7 @@ class NARX(nn.Module):
 
     def __init__(self, input_size: int, output_size: int, hidden_size: int, q: int) -> None:
         super().__init__()
-        _positive(input_size=input_size, output_size=output_size, hidden_size=hidden_size, q=q)
+        check_positive(input_size=input_size, output_size=output_size, hidden_size=hidden_size, q=q)
         self.m, self.p, self.q = input_size, output_size, q
         self.hidden = nn.Linear(q * (output_size + input_size), hidden_size)  # acts on [y taps, u taps]
         self.out = nn.Linear(hidden_size, output_size)
@@ -85,7 +80,7 @@ class StateSpaceRNN(nn.Module):
         self, input_size: int, state_size: int, output_size: int, nonlinearity: str = "sigmoid"
     ) -> None:
         super().__init__()
-        _positive(input_size=input_size, state_size=state_size, output_size=output_size)
+        check_positive(input_size=input_size, state_size=state_size, output_size=output_size)
         if nonlinearity not in _ACTIVATIONS:
             raise ValueError(f"nonlinearity must be one of {sorted(_ACTIVATIONS)}, got {nonlinearity!r}")
         self.m, self.q, self.nonlinearity = input_size, state_size, nonlinearity
@@ -120,7 +115,7 @@ class RecurrentMLP(nn.Module):
         super().__init__()
         if not layer_sizes:
             raise ValueError("layer_sizes must name at least one layer")
-        _positive(input_size=input_size, **{f"layer_sizes[{i}]": s for i, s in enumerate(layer_sizes)})
+        check_positive(input_size=input_size, **{f"layer_sizes[{i}]": s for i, s in enumerate(layer_sizes)})
         self.m, self.layer_sizes = input_size, list(layer_sizes)
         sizes = [input_size, *layer_sizes]
         self.layers = nn.ModuleList(
@@ -160,7 +155,7 @@ class SecondOrderNetwork(nn.Module):
 
     def __init__(self, input_size: int, state_size: int) -> None:
         super().__init__()
-        _positive(input_size=input_size, state_size=state_size)
+        check_positive(input_size=input_size, state_size=state_size)
         self.m, self.q = input_size, state_size
         bound = 1.0 / math.sqrt(state_size * input_size)
         self.w = nn.Parameter(torch.empty(state_size, state_size, input_size).uniform_(-bound, bound))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.utils import check_ndim, check_shape
 
 __all__ = [
@@ -66,9 +67,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def init_params(m: int, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """Concatenated-form parameters: W_f, W_i, W_C, W_o (n, n + m) ~ N(0, 1/(n + m)); b_* (n,) zero."""
-    for name, v in (("m", m), ("n", n)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_positive(m=m, n=n)
     rng = np.random.default_rng(0) if rng is None else rng
     params = {}
     for g in GATES:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.utils import check_ndim, check_shape
 
 __all__ = ["RNNForward", "init_params", "softmax", "check_labels", "forward", "bptt", "truncated_bptt"]
@@ -56,9 +57,7 @@ def init_params(m: int, n: int, K: int, rng: np.random.Generator | None = None) 
 
     m = input size, n = hidden size, K = number of classes.
     """
-    for name, v in (("m", m), ("n", n), ("K", K)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_positive(m=m, n=n, K=K)
     rng = np.random.default_rng(0) if rng is None else rng
     return {
         "U": rng.normal(0.0, 1.0 / np.sqrt(m), size=(n, m)),

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.utils import check_ndim, check_shape
 
 __all__ = [
@@ -74,9 +75,7 @@ class RTRLResult:
 
 def init_params(m: int, q: int, p: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """Random float64 weights ~ N(0, 1/fan_in): W_a (q, q), W_b (q, m), W_c (p, q)."""
-    for name, v in (("m", m), ("q", q), ("p", p)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_positive(m=m, q=q, p=p)
     rng = np.random.default_rng(0) if rng is None else rng
     return {
         "W_a": rng.normal(0.0, 1.0 / np.sqrt(q), size=(q, q)),
