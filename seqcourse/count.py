@@ -21,6 +21,8 @@ __all__ = [
     "locally_connected_weights",
     "shared_weights",
     "receptive_field",
+    "attention_mults",
+    "linear_attention_mults",
 ]
 
 
@@ -162,3 +164,27 @@ def receptive_field(
         field += d * (k - 1) * jump
         jump *= s
     return field
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Attention (lecture 001): K, Q are d x N, V is d' x N; the output is O = V softmax(K^T Q).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def attention_mults(d: int, d_prime: int, N: int) -> int:
+    """Multiplications of ``V (K^T Q)``, the N x N matrix first: ``(d + d') N^2``.
+
+    K^T Q costs d N^2 (N x N entries, d products each); V A' costs d' N^2.
+    """
+    _check_positive(d=d, d_prime=d_prime, N=N)
+    return (d + d_prime) * N * N
+
+
+def linear_attention_mults(d: int, d_prime: int, N: int) -> int:
+    """Multiplications of ``(V K^T) Q``, associativity first (linear attention): ``2 d d' N``.
+
+    V K^T is d' x d (d' d entries, N products each), then (V K^T) Q is d' x N (d products each). This is
+    fewer than ``(d + d') N^2`` whenever N is large compared with d and d'.
+    """
+    _check_positive(d=d, d_prime=d_prime, N=N)
+    return 2 * d * d_prime * N
