@@ -99,6 +99,13 @@ def test_unbatched_input_and_default_batch_first(kind):
     out_ref, hn_ref = ref(x)
     torch.testing.assert_close(out, out_ref)
     torch.testing.assert_close(_flat(hn), _flat(hn_ref))
+    g = torch.Generator().manual_seed(5)
+    h = torch.randn(2, N, dtype=DT, generator=g)
+    h0 = (h, torch.randn(2, N, dtype=DT, generator=g)) if kind == "lstm" else h  # unbatched: (L * D, n)
+    out, hn = ours(x, h0)
+    out_ref, hn_ref = ref(x, h0)
+    torch.testing.assert_close(out, out_ref)
+    torch.testing.assert_close(_flat(hn), _flat(hn_ref))
     assert ours_cls(M, N).batch_first  # the course's default differs from torch.nn on purpose
 
 

@@ -33,6 +33,8 @@ from seqcourse.utils import check_ndim, check_shape
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
 
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # h, or (h, c) for the LSTM
+
 
 class _Cell(nn.Module):
     """Holds U (G n, m), W (G n, n), b (G n,) for G stacked gates; uniform init in ±1/sqrt(n) like torch."""
@@ -191,7 +193,9 @@ class _Recurrent(nn.Module):
         check_shape(name, h0, shape)
         return h0 if not unbatched else h0.unsqueeze(1)
 
-    def _run_direction(self, cell: _Cell, x: torch.Tensor, state, reverse: bool):
+    def _run_direction(
+        self, cell: _Cell, x: torch.Tensor, state: State, reverse: bool
+    ) -> tuple[torch.Tensor, State]:
         """Run one cell over x (B, T, m'); return outputs (B, T, n) and the final state."""
         ux = cell.project_input(x).unbind(1)  # T x (B, G n): all input projections in one matmul
         # (unbind, not ux[:, t]: the backward of T separate slices would write T full-size zero tensors)
@@ -202,7 +206,8 @@ class _Recurrent(nn.Module):
             outputs[t] = state[0] if isinstance(state, tuple) else state
         return torch.stack(outputs, dim=1), state  # (B, T, n)
 
-    def forward(self, x: torch.Tensor, h0=None):
+    def forward(self, x: torch.Tensor, h0: State | None = None) -> tuple[torch.Tensor, State]:
+        """Run all layers and directions over x; return (output, final state), shaped as in torch.nn."""
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise TypeError(f"x must be a floating-point tensor, got {getattr(x, 'dtype', type(x))}")
         check_ndim("x", x, (2, 3))
@@ -242,7 +247,7 @@ class _Recurrent(nn.Module):
         cell.b.copy_(b_ih + b_hh)
 
     @classmethod
-    def from_torch(cls, module: nn.RNNBase):
+    def from_torch(cls, module: nn.RNNBase) -> _Recurrent:
         """A module of this class with the hyper-parameters, weights, dtype and device of ``module``."""
         if not isinstance(module, cls.torch_class):
             raise TypeError(f"expected a torch.nn.{cls.torch_class.__name__}, got {type(module).__name__}")
