@@ -66,8 +66,19 @@ class GradeConfig:
             Path(self.out),
             Path(self.source_root),
         )
+        if self.db_url and self.db_url.startswith(("postgresql://", "postgres://")):
+            self.db_url = _postgres_driver(self.db_url)
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"workers must be a positive int, got {self.workers!r}")
+
+
+def _postgres_driver(url: str) -> str:
+    """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; use psycopg2 when only that one is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
 
 
 @dataclass
