@@ -7,6 +7,7 @@ kernel and also render statically in the built book (the widget state is saved w
 from __future__ import annotations
 
 import io
+import math
 
 import ipywidgets as widgets
 import torch
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from seqcourse.nn.elman import ElmanRNN
 from seqcourse.plot import use_course_style
 
-__all__ = ["rnn_unroll_demo"]
+__all__ = ["rnn_unroll_demo", "gradient_norm_demo", "temperature_demo"]
 
 
 def _all_ones_rnn(weight: float, activation: str) -> ElmanRNN:
@@ -99,3 +100,108 @@ def rnn_unroll_demo(inputs: tuple[float, ...] = (1.0, 1.0, 2.0)) -> widgets.VBox
     update()
     controls = widgets.HBox([widgets.VBox(sliders), widgets.VBox([weight, activation])])
     return widgets.VBox([controls, widgets.HBox([table, plot])])
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
+
+
+def gradient_norm_demo(hidden_size: int = 16, seed: int = 0) -> widgets.VBox:
+    """Sliders for the spectral radius ρ of W and the length T; a log plot of ||∂h_t/∂h_0||_F against t.
+
+    The network is ``ElmanRNN(1, hidden_size, 1)`` with W = ρ Q (Q a fixed random orthogonal matrix, so every
+    eigenvalue of W has modulus ρ) reading a fixed random input sequence. For the linear activation the curve
+    is exactly ρ^t sqrt(n) (the dashed line); tanh bends it down where the units saturate.
+    """
+    from seqcourse.nn.elman import state_jacobian_norms
+
+    gen = torch.Generator().manual_seed(seed)
+    Q = torch.linalg.qr(torch.randn(hidden_size, hidden_size, generator=gen))[0]  # (n, n) orthogonal
+    x_all = torch.randn(1, 100, 1, generator=gen)  # (1, T_max, 1)
+    rho = widgets.FloatSlider(
+        value=1.0, min=0.5, max=1.5, step=0.05, description="谱半径 ρ", continuous_update=False
+    )
+    length = widgets.IntSlider(
+        value=50, min=10, max=100, step=10, description="长度 T", continuous_update=False
+    )
+    activation = widgets.Dropdown(
+        options=[("tanh", "tanh"), ("线性 (identity)", "identity")], value="tanh", description="激活函数"
+    )
+    text = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        net = ElmanRNN(1, hidden_size, 1, activation=activation.value)
+        with torch.no_grad():
+            net.W.copy_(rho.value * Q)
+        norms = state_jacobian_norms(net, x_all[:, : length.value])  # (T,)
+        steps = torch.arange(1, length.value + 1)
+        use_course_style()
+        fig = Figure(figsize=(5.2, 3.2))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.semilogy(steps.tolist(), norms.tolist(), marker=".", label="实测 ||∂h_t/∂h_0||")
+        ref = (rho.value ** steps.double()) * hidden_size**0.5  # (T,)
+        ax.semilogy(steps.tolist(), ref.tolist(), "--", label="线性网络的理论值 ρ^t √n")
+        ax.set_xlabel("距离 t（时间步）")
+        ax.set_ylabel("雅可比矩阵的范数")
+        ax.set_title("梯度沿时间反传时的大小")
+        ax.legend()
+        fig.tight_layout()
+        plot.value = _png(fig)
+        text.value = f"t = {length.value} 时范数为 {float(norms[-1]):.3g}，t = 1 时为 {float(norms[0]):.3g}"
+
+    for control in (rho, length, activation):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([rho, length, activation]), text, plot])
+
+
+def temperature_demo(
+    logits: torch.Tensor, labels: list[str], temperature: float = 1.0, top: int = 12
+) -> widgets.VBox:
+    """A temperature slider over one next-token distribution p_i = exp(o_i / τ) / Σ_j exp(o_j / τ).
+
+    ``logits`` (V,) are the scores o of one step, ``labels`` the V token names. The bar chart shows the
+    ``top`` most likely tokens (by logit, so the order never changes) and the text gives the entropy in bits.
+    """
+    logits = torch.as_tensor(logits).detach().double().cpu().reshape(-1)  # (V,)
+    if len(labels) != logits.numel():
+        raise ValueError(f"labels must name all {logits.numel()} tokens, got {len(labels)}")
+    order = logits.argsort(descending=True)[:top].tolist()
+    names = [repr(labels[i])[1:-1] or "␣" for i in order]
+    slider = widgets.FloatLogSlider(
+        value=temperature,
+        base=10,
+        min=-1.3,
+        max=0.7,
+        step=0.05,
+        description="温度 τ",
+        continuous_update=False,
+    )
+    text = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        probs = torch.softmax(logits / slider.value, dim=0)  # (V,)
+        entropy = float(-(probs * torch.log2(probs.clamp_min(1e-300))).sum())
+        use_course_style()
+        fig = Figure(figsize=(5.6, 3.0))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.bar(range(len(order)), probs[order].tolist())
+        ax.set_xticks(range(len(order)), [n.replace(" ", "␣") for n in names])
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("候选的下一个字符")
+        ax.set_ylabel("概率")
+        ax.set_title(f"温度 τ = {slider.value:.2f} 时的下一字符分布")
+        fig.tight_layout()
+        plot.value = _png(fig)
+        uniform = math.log2(logits.numel())
+        text.value = f"熵 {entropy:.2f} 比特（{logits.numel()} 个字符均匀分布时为 {uniform:.2f} 比特）"
+
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([slider, text, plot])

@@ -28,7 +28,7 @@ from torch import nn
 
 from seqcourse.utils import check_ndim, check_shape
 
-__all__ = ["ACTIVATIONS", "ElmanRNN", "JordanRNN", "get_activation"]
+__all__ = ["ACTIVATIONS", "ElmanRNN", "JordanRNN", "get_activation", "state_jacobian_norms"]
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -186,3 +186,33 @@ class JordanRNN(_SimpleRecurrent):
             hs.append(h)
             ys.append(y)
         return self._stack(ys, hs, x)
+
+
+def state_jacobian_norms(net: ElmanRNN, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Frobenius norms ||∂h_t/∂h_0||_F for t = 1..T along one input sequence (how far a gradient travels).
+
+    By the chain rule ∂h_t/∂h_0 = Π_{s=t..1} diag(f'(a_s)) W, so for a linear network with W = ρ Q (Q
+    orthogonal) the norm is exactly ρ^t sqrt(n_h). ``x`` is (T, n_in) or (1, T, n_in); ``h0`` (n_h,) or
+    (1, n_h), zeros by default. The whole Jacobian comes from one backward pass per step: the sequence is
+    run as a batch of n_h identical copies, and copy i carries row i of ∂h_t/∂h_0. Returns (T,) detached.
+    """
+    if not isinstance(net, ElmanRNN):
+        raise TypeError(f"net must be an ElmanRNN, got {type(net).__name__}")
+    if isinstance(x, torch.Tensor) and x.ndim == 2:
+        x = x.unsqueeze(0)  # (1, T, n_in)
+    _check_sequence(x, net.input_size)
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold one sequence, (T, n_in) or (1, T, n_in); got shape {tuple(x.shape)}")
+    n, T = net.hidden_size, x.shape[1]
+    if h0 is None:
+        h0 = x.new_zeros(1, n)
+    h0 = h0.detach().to(x).reshape(-1)
+    check_shape("h0", h0, (n,))
+    h0_batch = h0.expand(n, n).clone().requires_grad_(True)  # (n, n): copy i of the initial state
+    _, h = net(x.expand(n, T, net.input_size), h0_batch)  # (n, T, n)
+    eye = torch.eye(n, device=x.device, dtype=x.dtype)  # (n, n): picks component i of copy i
+    norms = []
+    for t in range(T):
+        (jac,) = torch.autograd.grad((h[:, t] * eye).sum(), h0_batch, retain_graph=t < T - 1)  # (n, n)
+        norms.append(jac.norm())
+    return torch.stack(norms).detach()  # (T,)
