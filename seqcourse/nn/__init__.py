@@ -1,1 +1,1 @@
-"""PyTorch modules written from the lectures' equations. Import submodules, e.g. ``seqcourse.nn.attention``."""
+"""PyTorch modules written from the lectures' equations; import submodules (``seqcourse.nn.attention``)."""
