@@ -139,3 +139,43 @@ def test_reversal_demo_reaches_99_percent():
 
     result = reversal_demo()
     assert result["accuracy"] >= 0.99
+
+
+# --- non-autoregressive Transformer -----------------------------------------------------------------------
+
+
+def test_nat_generate_uses_the_predicted_length_and_one_parallel_pass():
+    from seqcourse.nn.nat import NATransformer
+
+    torch.manual_seed(0)
+    model = NATransformer(12, 12, max_len=6, d_model=16, num_heads=2, num_layers=1, d_ff=32).double().eval()
+    with torch.no_grad():
+        model.length_head.bias.fill_(-100.0)
+        model.length_head.bias[3] = 100.0  # every prediction is length 3
+    src = torch.randint(3, 12, (4, 5))
+    pred = model.generate(src)
+    assert pred.shape == (4, 3) and torch.all(pred != 0)
+    memory, src_mask, _ = model.encode(src)
+    expected = model.decode(memory, src_mask, torch.full((4,), 3)).argmax(-1)
+    assert torch.equal(pred, expected)
+
+
+def test_nat_decoder_is_not_causal_and_loss_adds_the_length_term():
+    from seqcourse.nn.nat import NATransformer, nat_loss
+
+    torch.manual_seed(0)
+    model = NATransformer(12, 12, max_len=6, d_model=16, num_heads=2, num_layers=1, d_ff=32).double()
+    src = torch.randint(3, 12, (2, 5))
+    y = torch.tensor([[4, 5, 6, 0], [7, 8, 0, 0]])
+    logits, length_logits = model(src, torch.tensor([3, 2]))
+    ce = nn.functional.cross_entropy
+    length = torch.tensor([3, 2])
+    expected = ce(logits.flatten(0, 1), y[:, :3].reshape(-1), ignore_index=0) + ce(length_logits, length)
+    torch.testing.assert_close(nat_loss(model, (src, y)), expected)
+    # The decoder reads position queries without a causal mask: output 0 depends on query 2.
+    memory, src_mask, _ = model.encode(src)
+    queries = model.pos(model.query.expand(2, 3, 16)).detach().requires_grad_()
+    out = model.decoder[0](queries, memory, memory_key_mask=src_mask, is_causal=False)
+    torch.testing.assert_close(model.out(out), model.decode(memory, src_mask, torch.tensor([3, 3])))
+    grad = torch.autograd.grad((out[:, 0] * torch.randn(16, dtype=D)).sum(), queries)[0]
+    assert grad[:, 2].abs().sum() > 0

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqcourse.count import _check_positive as check_positive
 from seqcourse.nn.attention import _check_qkv, attend, scaled_dot_product_attention
 
 __all__ = [
@@ -52,11 +53,6 @@ def _check_self(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> int:
     if q.shape[-2] != k.shape[-2]:
         raise ValueError(f"this pattern needs as many queries as keys, got L={q.shape[-2]}, S={k.shape[-2]}")
     return q.shape[-2]
-
-
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -99,7 +95,7 @@ def local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: i
 
 def strided_mask(N: int, stride: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     """(N, N) mask, True where (t - i) mod stride == 0: t, t +- s, t +- 2s, ..."""
-    _check_positive("stride", stride)
+    check_positive(stride=stride)
     pos = torch.arange(N, device=device)
     return (pos[:, None] - pos[None, :]) % stride == 0
 
@@ -111,7 +107,7 @@ def strided_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, stride:
     inside each group: cost O(N^2 d / s).
     """
     N = _check_self(q, k, v)
-    _check_positive("stride", stride)
+    check_positive(stride=stride)
     n_rows = -(-N // stride)  # ceil(N / s)
     extra = n_rows * stride - N
 
@@ -180,7 +176,7 @@ def kmeans_buckets(
     Centroids start at random rows of [q; k] (per leading index) and move to the mean of their members;
     an empty cluster keeps its centroid.
     """
-    _check_positive("num_clusters", num_clusters)
+    check_positive(num_clusters=num_clusters)
     x = torch.cat([q, k], dim=-2).detach()  # (..., L + S, d_k)
     flat = x.reshape(-1, *x.shape[-2:])  # (M, P, d_k)
     M, P, _ = flat.shape
@@ -241,8 +237,8 @@ class LearnablePatternAttention(nn.Module):
 
     def __init__(self, max_len: int, block_size: int, keep: int) -> None:
         super().__init__()
-        _check_positive("block_size", block_size)
-        _check_positive("keep", keep)
+        check_positive(block_size=block_size)
+        check_positive(keep=keep)
         self.block_size, self.keep = block_size, keep
         n_blocks = -(-max_len // block_size)
         self.P = nn.Parameter(0.01 * torch.randn(n_blocks, n_blocks))
@@ -276,8 +272,8 @@ class LinformerAttention(nn.Module):
 
     def __init__(self, seq_len: int, k: int) -> None:
         super().__init__()
-        _check_positive("seq_len", seq_len)
-        _check_positive("k", k)
+        check_positive(seq_len=seq_len)
+        check_positive(k=k)
         self.E = nn.Parameter(torch.randn(k, seq_len) / math.sqrt(seq_len))
         self.F = nn.Parameter(torch.randn(k, seq_len) / math.sqrt(seq_len))
 
@@ -298,7 +294,7 @@ class SynthesizerAttention(nn.Module):
 
     def __init__(self, max_len: int) -> None:
         super().__init__()
-        _check_positive("max_len", max_len)
+        check_positive(max_len=max_len)
         self.R = nn.Parameter(0.01 * torch.randn(max_len, max_len))
 
     def forward(
