@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from seqcourse.utils import check_non_negative, check_positive
+
 __all__ = [
     "rnn_params",
     "torch_rnn_params",
@@ -26,18 +28,6 @@ __all__ = [
 ]
 
 
-def _check_positive(**values: int) -> None:
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
-def _check_non_negative(**values: int) -> None:
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise ValueError(f"{name} must be a non-negative int, got {v!r}")
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Recurrent layers: m = input size, n = hidden size (lecture 002's notation), one bias per gate.
 # ---------------------------------------------------------------------------------------------------------
@@ -45,7 +35,7 @@ def _check_non_negative(**values: int) -> None:
 
 def rnn_params(m: int, n: int) -> int:
     """Parameters of a vanilla RNN layer h_t = tanh(U x_t + W h_{t-1} + b): ``(m + n) n + n``."""
-    _check_positive(m=m, n=n)
+    check_positive(m=m, n=n)
     return (m + n) * n + n
 
 
@@ -65,7 +55,7 @@ def gru_params(m: int, n: int) -> int:
 
 def _torch_recurrent_params(gates: int, m: int, n: int, num_layers: int, bidirectional: bool) -> int:
     """``torch.nn`` keeps two bias vectors per gate (b_ih and b_hh), hence the extra ``gates * n``."""
-    _check_positive(m=m, n=n, num_layers=num_layers)
+    check_positive(m=m, n=n, num_layers=num_layers)
     directions = 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):
@@ -101,8 +91,8 @@ def conv2d_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0
     ``(c - c_f + 1 + 2p) / s``, which is wrong whenever s > 1 (for c = 7, c_f = 3, p = 0, s = 2 it gives
     2.5 where the true size is 3).
     """
-    _check_positive(size=size, kernel=kernel, stride=stride, dilation=dilation)
-    _check_non_negative(padding=padding)
+    check_positive(size=size, kernel=kernel, stride=stride, dilation=dilation)
+    check_non_negative(padding=padding)
     span = dilation * (kernel - 1) + 1
     if size + 2 * padding < span:
         raise ValueError(
@@ -117,7 +107,7 @@ def conv_layer_params(c_in: int, c_out: int, kernel: int, bias: bool = True, gro
 
     Lecture 004's second layer (4 input maps, 7 output maps, 3x3 kernels, no bias) has 9 x 4 x 7 = 252.
     """
-    _check_positive(c_in=c_in, c_out=c_out, kernel=kernel, groups=groups)
+    check_positive(c_in=c_in, c_out=c_out, kernel=kernel, groups=groups)
     if c_in % groups or c_out % groups:
         raise ValueError(f"groups={groups} must divide c_in={c_in} and c_out={c_out}")
     return c_out * (c_in // groups) * kernel * kernel + (c_out if bias else 0)
@@ -128,19 +118,19 @@ def fully_connected_weights(in_size: int, out_size: int) -> int:
 
     Lecture 004: a 200x200 image to a 196x196 map needs 200*200*196*196 weights.
     """
-    _check_positive(in_size=in_size, out_size=out_size)
+    check_positive(in_size=in_size, out_size=out_size)
     return in_size * out_size
 
 
 def locally_connected_weights(kernel: int, out_size: int) -> int:
     """Weights when every output unit sees its own k x k patch with its own weights: ``k^2 * out``."""
-    _check_positive(kernel=kernel, out_size=out_size)
+    check_positive(kernel=kernel, out_size=out_size)
     return kernel * kernel * out_size
 
 
 def shared_weights(kernel: int, n_kernels: int = 1) -> int:
     """Weights when each k x k kernel is shared over all positions: ``k^2`` per kernel."""
-    _check_positive(kernel=kernel, n_kernels=n_kernels)
+    check_positive(kernel=kernel, n_kernels=n_kernels)
     return kernel * kernel * n_kernels
 
 
@@ -160,7 +150,7 @@ def receptive_field(
                          f"{len(dilations)}")
     field, jump = 1, 1
     for k, s, d in zip(kernels, strides, dilations, strict=True):
-        _check_positive(kernel=k, stride=s, dilation=d)
+        check_positive(kernel=k, stride=s, dilation=d)
         field += d * (k - 1) * jump
         jump *= s
     return field
@@ -176,7 +166,7 @@ def attention_mults(d: int, d_prime: int, N: int) -> int:
 
     K^T Q costs d N^2 (N x N entries, d products each); V A' costs d' N^2.
     """
-    _check_positive(d=d, d_prime=d_prime, N=N)
+    check_positive(d=d, d_prime=d_prime, N=N)
     return (d + d_prime) * N * N
 
 
@@ -186,5 +176,5 @@ def linear_attention_mults(d: int, d_prime: int, N: int) -> int:
     V K^T is d' x d (d' d entries, N products each), then (V K^T) Q is d' x N (d products each). This is
     fewer than ``(d + d') N^2`` whenever N is large compared with d and d'.
     """
-    _check_positive(d=d, d_prime=d_prime, N=N)
+    check_positive(d=d, d_prime=d_prime, N=N)
     return 2 * d * d_prime * N

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "Timer", "check_shape", "check_ndim"]
+__all__ = [
+    "device",
+    "seed_everything",
+    "Timer",
+    "check_shape",
+    "check_ndim",
+    "check_positive",
+    "check_non_negative",
+]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -94,3 +102,23 @@ def check_ndim(name: str, x: np.ndarray | torch.Tensor, ndim: int | Sequence[int
     if x.ndim not in allowed:
         want = " or ".join(str(a) for a in allowed)
         raise ValueError(f"{name} must be a {want}-D array, got {x.ndim}-D with shape {_describe(x.shape)}")
+
+
+def check_positive(**values: int) -> None:
+    """Raise ``ValueError`` unless every keyword value is a positive int (bools are rejected).
+
+    >>> check_positive(hidden_size=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden_size must be a positive int, got 0
+    """
+    for name, v in values.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def check_non_negative(**values: int) -> None:
+    """Raise ``ValueError`` unless every keyword value is a non-negative int (bools are rejected)."""
+    for name, v in values.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {v!r}")

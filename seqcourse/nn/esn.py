@@ -21,8 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqcourse.count import _check_positive as check_positive
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = ["ridge_regression", "EchoStateNetwork"]
 

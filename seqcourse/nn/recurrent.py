@@ -28,8 +28,7 @@ import math
 import torch
 from torch import nn
 
-from seqcourse.count import _check_positive as check_positive
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
 

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seqcourse.count import _check_positive as check_positive
 from seqcourse.nn.recurrent import RNNCell
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = ["NARX", "StateSpaceRNN", "RecurrentMLP", "SecondOrderNetwork"]
 

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqcourse.count import _check_positive as check_positive
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = ["RNNForward", "init_params", "softmax", "check_labels", "forward", "bptt", "truncated_bptt"]
 
