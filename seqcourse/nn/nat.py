@@ -101,7 +101,7 @@ def nat_loss(model: NATransformer, batch: tuple[torch.Tensor, torch.Tensor]) -> 
 
 
 def nat_demo(
-    *, seq_len: int = 8, n_symbols: int = 10, steps: int = 600, batch_size: int = 64, seed: int = 0
+    *, seq_len: int = 8, n_symbols: int = 10, steps: int = 1500, batch_size: int = 64, seed: int = 0
 ) -> dict[str, Any]:
     """Train a NAT on reversal with lengths 1 .. seq_len; evaluate length and token accuracy on 1000 held-out
     sequences. Returns ``{"model", "history", "length_accuracy", "token_accuracy"}``."""
