@@ -11,13 +11,21 @@ import math
 
 import ipywidgets as widgets
 import torch
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from seqcourse.nn.elman import ElmanRNN
 from seqcourse.plot import use_course_style
+from seqcourse.utils import check_ndim
 
-__all__ = ["rnn_unroll_demo", "gradient_norm_demo", "temperature_demo"]
+__all__ = [
+    "rnn_unroll_demo",
+    "gradient_norm_demo",
+    "temperature_demo",
+    "forget_gate_demo",
+    "attention_step_demo",
+]
 
 
 def _all_ones_rnn(weight: float, activation: str) -> ElmanRNN:
@@ -201,6 +209,124 @@ def temperature_demo(
         plot.value = _png(fig)
         uniform = math.log2(logits.numel())
         text.value = f"熵 {entropy:.2f} 比特（{logits.numel()} 个字符均匀分布时为 {uniform:.2f} 比特）"
+
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([slider, text, plot])
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A detached figure (no pyplot state, nothing shown twice) with one axis, in the course style."""
+    use_course_style()
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def forget_gate_demo(hidden_size: int = 8, length: int = 60, seed: int = 0) -> widgets.VBox:
+    """Sliders for the LSTM forget-gate bias b_f and the scale of the recurrent weights; a log plot of
+    ||∂c_t/∂c_0||_F (LSTM cell path) next to ||∂h_t/∂h_0||_F of a tanh RNN with recurrent weights of the same
+    scale, both reading one fixed random input sequence of ``length`` steps.
+
+    The dashed line σ(b_f)^t sqrt(n) is the exact LSTM curve when the gates ignore the input and the state
+    (U = W = 0): memory then decays only through the product of forget gates.
+    """
+    from seqcourse.nn.elman import ElmanRNN, state_jacobian_norms
+    from seqcourse.nn.gated_memory import cell_state_jacobian_norms, set_forget_bias
+    from seqcourse.nn.recurrent import LSTMCell
+
+    gen = torch.Generator().manual_seed(seed)
+    n = hidden_size
+    x = torch.randn(length, 1, generator=gen)  # (T, m = 1)
+    cell = LSTMCell(1, n)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) / n**0.5)  # torch's uniform init, seeded
+    W_lstm = cell.W.detach().clone()  # (4n, n)
+    Q = torch.linalg.qr(torch.randn(n, n, generator=gen))[0]  # (n, n) orthogonal, for the RNN
+    bias = widgets.FloatSlider(
+        value=1.0, min=-2.0, max=6.0, step=0.5, description="遗忘门偏置 b_f", continuous_update=False
+    )
+    scale = widgets.FloatSlider(
+        value=1.0, min=0.0, max=4.0, step=0.25, description="W 的缩放", continuous_update=False
+    )
+    text = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        with torch.no_grad():
+            cell.W.copy_(scale.value * W_lstm)
+        set_forget_bias(cell, bias.value)
+        lstm_norms = cell_state_jacobian_norms(cell, x)  # (T,)
+        rnn = ElmanRNN(1, n, 1)
+        with torch.no_grad():
+            rnn.W.copy_(scale.value * Q)
+        rnn_norms = state_jacobian_norms(rnn, x)  # (T,)
+        steps = torch.arange(1, length + 1, dtype=torch.float64)
+        ref = torch.sigmoid(torch.tensor(bias.value, dtype=torch.float64)) ** steps * n**0.5  # (T,)
+        fig, ax = _figure(5.6, 3.4)
+        ax.semilogy(steps.tolist(), lstm_norms.clamp_min(1e-30).tolist(), label="LSTM ||∂c_t/∂c_0||")
+        ax.semilogy(steps.tolist(), ref.tolist(), "--", label="σ(b_f)^t √n（U = W = 0 时的精确值）")
+        ax.semilogy(steps.tolist(), rnn_norms.clamp_min(1e-30).tolist(), label="tanh RNN ||∂h_t/∂h_0||")
+        ax.set_xlabel("距离 t（时间步）")
+        ax.set_ylabel("雅可比矩阵的范数")
+        ax.set_title("记忆能保留多久：LSTM 细胞状态与普通 RNN")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        plot.value = _png(fig)
+        text.value = (
+            f"σ(b_f) = {float(torch.sigmoid(torch.tensor(bias.value))):.3f}；t = {length} 时 LSTM 为 "
+            f"{float(lstm_norms[-1]):.3g}，普通 RNN 为 {float(rnn_norms[-1]):.3g}"
+        )
+
+    for control in (bias, scale):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([bias, scale]), text, plot])
+
+
+def attention_step_demo(
+    weights: torch.Tensor, queries: list[str], keys: list[str], step: int = 1
+) -> widgets.VBox:
+    """A slider over the output steps i of an attention matrix (T_out, T_in); a bar chart of the row α_i.
+
+    ``weights[i, j]`` is α_ij, the weight output step i + 1 gives input position j + 1 (each row sums to 1);
+    ``queries`` names the T_out outputs and ``keys`` the T_in inputs. The text names the input with the
+    largest weight.
+    """
+    a = torch.as_tensor(weights).detach().double().cpu()  # (T_out, T_in)
+    check_ndim("weights", a, 2)
+    if len(queries) != a.shape[0] or len(keys) != a.shape[1]:
+        raise ValueError(
+            f"need {a.shape[0]} query labels and {a.shape[1]} key labels for weights of shape "
+            f"{tuple(a.shape)}, got {len(queries)} and {len(keys)}"
+        )
+    if not 1 <= step <= a.shape[0]:
+        raise ValueError(f"step must lie in [1, {a.shape[0]}], got {step}")
+    slider = widgets.IntSlider(
+        value=step, min=1, max=a.shape[0], step=1, description="输出步 i", continuous_update=False
+    )
+    text = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        i = slider.value - 1
+        row = a[i]  # (T_in,)
+        best = int(row.argmax())
+        fig, ax = _figure(0.32 * a.shape[1] + 2.4, 2.8)
+        colors = ["#d62728" if j == best else "#4c72b0" for j in range(a.shape[1])]
+        ax.bar(range(a.shape[1]), row.tolist(), color=colors)
+        ax.set_xticks(range(a.shape[1]), [k if k.strip() else "␣" for k in keys])
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("输入位置 j")
+        ax.set_ylabel("注意力权重 α_ij")
+        ax.set_title(f"第 {i + 1} 个输出 “{queries[i]}” 的注意力分布")
+        fig.tight_layout()
+        plot.value = _png(fig)
+        text.value = (
+            f"输出 “{queries[i]}” 最关注输入第 {best + 1} 个字符 “{keys[best]}”"
+            f"（α = {float(row[best]):.2f}），权重之和 {float(row.sum()):.2f}"
+        )
 
     slider.observe(update, names="value")
     update()
