@@ -63,7 +63,8 @@ _vendor/.stamp: node_modules/.stamp
 
 # --- The two commands -------------------------------------------------------------------------------------------
 book: setup
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	# one intra-op thread: the chapters train tiny models, for which threads only add overhead
+	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(abspath $(BUILD_DIR))/html/index.html"
 
 test: book
