@@ -11,7 +11,8 @@ MUTANTS = [
     Mutant("cell_state_not_carried", breaks={"a"},
            edits={"a_forward_answer": [("h_prev, C_prev = h, C", "h_prev = h")]}),
     Mutant("input_before_state", breaks={"a"},
-           edits={"a_forward_answer": [("np.concatenate([h_prev, xs[t]])", "np.concatenate([xs[t], h_prev])")]}),
+           edits={"a_forward_answer": [("np.concatenate([h_prev, xs[t]])",
+                                        "np.concatenate([xs[t], h_prev])")]}),
     # (b) backward pass
     Mutant("no_cell_path", breaks={"b"},
            edits={"b_backward_answer": [("(1.0 - tanh_C ** 2) + dC_next", "(1.0 - tanh_C ** 2)")]}),
@@ -30,5 +31,6 @@ MUTANTS = [
     Mutant("update_gate_swapped", breaks={"d"},
            edits={"d_gru_answer": [("(1.0 - z) * g + z * h_prev", "z * g + (1.0 - z) * h_prev")]}),
     Mutant("reset_gate_skips_b_hg", breaks={"d"},
-           edits={"d_gru_answer": [('r * (P["W_g"] @ h_prev + P["b_hg"])', 'r * (P["W_g"] @ h_prev) + P["b_hg"]')]}),
+           edits={"d_gru_answer": [('r * (P["W_g"] @ h_prev + P["b_hg"])',
+                                    'r * (P["W_g"] @ h_prev) + P["b_hg"]')]}),
 ]
