@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ __all__ = [
     "check_ndim",
     "check_positive",
     "check_non_negative",
+    "saved_tensor_bytes",
 ]
 
 
@@ -122,3 +124,23 @@ def check_non_negative(**values: int) -> None:
     for name, v in values.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+
+
+def saved_tensor_bytes(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
+    """Call ``fn(*args, **kwargs)`` and return ``(result, n_bytes)``: the bytes of the distinct storages that
+    autograd keeps for the backward pass (the activation memory of training), on any device.
+
+    Only operations on tensors that require grad save anything, so pass inputs with ``requires_grad=True``.
+    A storage saved twice (``x * x`` keeps ``x`` for both factors) counts once; a saved view counts its whole
+    storage, which is what it holds in memory.
+    """
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        result = fn(*args, **kwargs)
+    return result, sum(storages.values())

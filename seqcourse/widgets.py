@@ -25,6 +25,8 @@ __all__ = [
     "temperature_demo",
     "forget_gate_demo",
     "attention_step_demo",
+    "attention_query_demo",
+    "attention_pattern_demo",
 ]
 
 
@@ -331,3 +333,158 @@ def attention_step_demo(
     slider.observe(update, names="value")
     update()
     return widgets.VBox([slider, text, plot])
+
+
+def attention_query_demo(
+    maps: dict[str, tuple[torch.Tensor, list[str], list[str]]], position: int = 1
+) -> widgets.VBox:
+    """Choose an attention map and a head, move the query position t; see the whole map with row t framed
+    and the bar chart of α_t over the keys (a convex combination: the bars sum to 1).
+
+    ``maps`` names each map (e.g. "编码器自注意力") and gives ``(weights (H, L, S), query labels (L),
+    key labels (S))``, the per-head weights of one sequence as :func:`seqcourse.nn.attention.record_attention`
+    records them (take ``records[name][0][b]``).
+    """
+    from matplotlib.patches import Rectangle
+
+    tables = {}
+    for name, (w, queries, keys) in maps.items():
+        a = torch.as_tensor(w).detach().double().cpu()  # (H, L, S)
+        check_ndim(f"maps[{name!r}] weights", a, 3)
+        if len(queries) != a.shape[1] or len(keys) != a.shape[2]:
+            raise ValueError(f"map {name!r}: weights {tuple(a.shape)} need {a.shape[1]} query and "
+                             f"{a.shape[2]} key labels, got {len(queries)} and {len(keys)}")
+        tables[name] = (a, queries, keys)
+    if not tables:
+        raise ValueError("maps must hold at least one attention map")
+    first = next(iter(tables.values()))[0]
+    which = widgets.Dropdown(options=list(tables), description="注意力")
+    head = widgets.Dropdown(options=list(range(1, first.shape[0] + 1)), description="头 h")
+    slider = widgets.IntSlider(value=min(max(position, 1), first.shape[1]), min=1, max=first.shape[1],
+                               description="查询位置 t", continuous_update=False)
+    text = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        a, queries, keys = tables[which.value]
+        head.options = list(range(1, a.shape[0] + 1))  # keeps the value when it still exists
+        slider.max = a.shape[1]
+        t, h = slider.value - 1, (head.value or 1) - 1
+        row = a[h, t]  # (S,)
+        best = int(row.argmax())
+        use_course_style()
+        fig = Figure(figsize=(8.4, 3.2))
+        FigureCanvasAgg(fig)
+        ax_map, ax_bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+        ax_map.imshow(a[h].numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        ax_map.add_patch(Rectangle((-0.5, t - 0.5), a.shape[2], 1, fill=False, edgecolor="#d62728", lw=2))
+        ax_map.set_xticks(range(a.shape[2]), keys, fontsize=7)
+        ax_map.set_yticks(range(a.shape[1]), queries, fontsize=7)
+        ax_map.set_xlabel("键 (key)")
+        ax_map.set_ylabel("查询 (query)")
+        ax_map.set_title(f"{which.value}，第 {h + 1} 个头")
+        ax_map.grid(False)
+        colors = ["#d62728" if j == best else "#4c72b0" for j in range(a.shape[2])]
+        ax_bar.bar(range(a.shape[2]), row.tolist(), color=colors)
+        ax_bar.set_xticks(range(a.shape[2]), keys, fontsize=7)
+        ax_bar.set_ylim(0, 1)
+        ax_bar.set_xlabel("键的位置 i")
+        ax_bar.set_ylabel("注意力权重 α_ti")
+        ax_bar.set_title(f"查询 t = {t + 1}（“{queries[t]}”）的权重")
+        fig.tight_layout()
+        plot.value = _png(fig)
+        entropy = float(-(row * torch.log2(row.clamp_min(1e-300))).sum())
+        text.value = (f"查询 “{queries[t]}” 最关注键 “{keys[best]}”"
+                      f"（第 {best + 1} 个，α = {float(row[best]):.2f}）；"
+                      f"权重之和 {float(row.sum()):.2f}，熵 {entropy:.2f} 比特")
+
+    for control in (which, head, slider):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([which, head, slider]), text, plot])
+
+
+def _pattern_mask(method: str, N: int, window: int, stride: int, n_global: int, clusters: int, seed: int):
+    """Boolean (N, N) mask of one attention pattern, plus the order in which to show the positions."""
+    from seqcourse.nn.attention import causal_mask
+    from seqcourse.nn.efficient_attention import (
+        LearnablePatternAttention,
+        global_mask,
+        kmeans_buckets,
+        local_mask,
+        strided_mask,
+    )
+
+    order = torch.arange(N)
+    if method == "full":
+        mask = torch.ones(N, N, dtype=torch.bool)
+    elif method == "causal":
+        mask = causal_mask(N)
+    elif method == "local":
+        mask = local_mask(N, window)
+    elif method == "strided":
+        mask = strided_mask(N, stride)
+    elif method == "global":
+        mask = global_mask(N, min(n_global, N), window)
+    elif method == "clustering":
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn(N, 2, generator=gen) + 3 * torch.randn(clusters, 2, generator=gen)[
+            torch.randint(0, clusters, (N,), generator=gen)]  # (N, 2): points around a few centres
+        bucket, _ = kmeans_buckets(x, x, clusters, generator=gen)  # shared queries and keys
+        mask = bucket[:, None] == bucket[None, :]
+        order = bucket.argsort(stable=True)
+    elif method == "learnable":
+        pattern = LearnablePatternAttention(max(N, 64), block_size=4, keep=2)
+        with torch.no_grad():  # seeded logits, without touching the global random state
+            pattern.P.copy_(torch.randn(pattern.P.shape, generator=torch.Generator().manual_seed(seed)))
+        mask = pattern.block_bias_and_mask(N)[1]
+    else:
+        raise ValueError(f"unknown pattern {method!r}")
+    return mask, order
+
+
+def attention_pattern_demo(N: int = 32, seed: int = 0) -> widgets.VBox:
+    """Which (query, key) pairs each efficient-attention pattern computes, as a heatmap, for a chosen N.
+
+    Patterns: full, causal, local (|t - i| <= w), strided ((t - i) mod s = 0), global (the first g tokens
+    see and are seen by all, the rest their window w), clustering (k-means buckets of random 2-D points,
+    positions regrouped by bucket) and a learned block pattern (random logits, 4 x 4 blocks, 2 kept per
+    row). The text gives the number of computed scores against N^2.
+    """
+    method = widgets.Dropdown(
+        options=[("完整 (full)", "full"), ("因果 (causal)", "causal"), ("局部 (local)", "local"),
+                 ("跨步 (strided)", "strided"), ("全局 + 局部 (global)", "global"),
+                 ("聚类 (clustering)", "clustering"), ("可学习的块 (learnable)", "learnable")],
+        value="local", description="模式",
+    )
+    size = widgets.IntSlider(value=N, min=8, max=64, step=4, description="长度 N", continuous_update=False)
+    window = widgets.IntSlider(value=2, min=0, max=8, description="窗口 w", continuous_update=False)
+    stride = widgets.IntSlider(value=4, min=1, max=8, description="步长 s", continuous_update=False)
+    n_global = widgets.IntSlider(value=2, min=0, max=4, description="全局 g", continuous_update=False)
+    clusters = widgets.IntSlider(value=4, min=2, max=6, description="类别数", continuous_update=False)
+    text = widgets.HTML()
+    plot = widgets.Image(format="png")
+
+    def update(_change: object = None) -> None:
+        n = size.value
+        mask, order = _pattern_mask(method.value, n, window.value, stride.value, n_global.value,
+                                    clusters.value, seed)
+        shown = mask[order][:, order]  # (N, N), rows and columns in display order
+        fig, ax = _figure(4.2, 4.0)
+        ax.imshow(shown.numpy(), cmap="Blues", vmin=0, vmax=1.4)
+        ax.grid(False)
+        regrouped = "（位置按类别重排）" if method.value == "clustering" else ""
+        ax.set_xlabel("键的位置 i" + regrouped)
+        ax.set_ylabel("查询的位置 t")
+        ax.set_title(f"{method.label}：计算的注意力分数")
+        fig.tight_layout()
+        plot.value = _png(fig)
+        count = int(mask.sum())
+        text.value = (f"计算 {count} 个分数，是完整注意力 N² = {n * n} 的 {count / (n * n):.1%}；"
+                      f"每个查询平均看 {count / n:.1f} 个键")
+
+    for control in (method, size, window, stride, n_global, clusters):
+        control.observe(update, names="value")
+    update()
+    sliders = widgets.VBox([size, window, stride, n_global, clusters])
+    return widgets.VBox([widgets.HBox([widgets.VBox([method, text]), sliders]), plot])

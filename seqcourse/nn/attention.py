@@ -15,7 +15,8 @@ Conventions used throughout ``seqcourse.nn``:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,7 @@ __all__ = [
     "SinusoidalPositionalEncoding",
     "LearnedPositionalEmbedding",
     "MultiHeadAttention",
+    "record_attention",
 ]
 
 
@@ -380,3 +382,43 @@ class MultiHeadAttention(nn.Module):
         if weights is not None and average_weights:
             weights = weights.mean(dim=1)  # (B, L, S)
         return out, weights
+
+
+@contextmanager
+def record_attention(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Record the attention weights of every :class:`MultiHeadAttention` inside ``model``.
+
+    Within the ``with`` block each such module runs its readable path and appends its per-head weights
+    (B, H, L, S), detached, to ``records[name]``, ``name`` as in ``model.named_modules()`` (e.g.
+    ``"decoder.0.cross_attn"``), one entry per call. Outputs equal the unrecorded ones up to rounding (the
+    fused kernel is replaced by the explicit softmax); modules with an ``attention_fn`` are not recorded.
+    The original ``forward`` methods are restored on exit.
+
+    >>> mha = MultiHeadAttention(8, 2)
+    >>> with record_attention(mha) as records:
+    ...     _ = mha(torch.randn(1, 5, 8))
+    >>> tuple(records[""][0].shape)
+    (1, 2, 5, 5)
+    """
+    records: dict[str, list[torch.Tensor]] = {}
+    patched = [(name, m) for name, m in model.named_modules() if isinstance(m, MultiHeadAttention)]
+
+    def recording(name: str, original: Callable) -> Callable:
+        def forward(*args, need_weights: bool = False, average_weights: bool = True, **kwargs):
+            out, weights = original(*args, need_weights=True, average_weights=False, **kwargs)
+            if weights is None:  # an attention_fn computes no weights
+                return out, None
+            records.setdefault(name, []).append(weights.detach())  # (B, H, L, S)
+            if not need_weights:
+                return out, None
+            return out, weights.mean(dim=1) if average_weights else weights
+
+        return forward
+
+    for name, module in patched:
+        module.forward = recording(name, module.forward)
+    try:
+        yield records
+    finally:
+        for _, module in patched:
+            del module.forward  # the instance attribute; the class's forward shows through again

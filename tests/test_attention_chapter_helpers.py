@@ -1,0 +1,162 @@
+"""Helpers added for the chapters 自注意力与 Transformer and 高效注意力: attention recording, saved-tensor
+memory, and two widget demos."""
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from seqcourse.nn.attention import MultiHeadAttention, record_attention, scaled_dot_product_attention
+from seqcourse.nn.transformer import EncoderBlock, Transformer
+from seqcourse.utils import saved_tensor_bytes
+from seqcourse.widgets import attention_pattern_demo, attention_query_demo
+
+# ---------------------------------------------------------------------------------------------------------
+# record_attention
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_recorded_weights_match_torch_multihead_attention():
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).double().eval()
+    block = EncoderBlock.from_torch(layer).eval()
+    x = torch.randn(3, 7, 16, dtype=torch.float64)
+    with torch.no_grad():
+        plain = block(x)
+        with record_attention(block) as records:
+            recorded_out = block(x)
+        _, ref = layer.self_attn(x, x, x, need_weights=True, average_attn_weights=False)  # (B, H, L, S)
+    assert list(records) == ["self_attn"] and len(records["self_attn"]) == 1
+    torch.testing.assert_close(records["self_attn"][0], ref)
+    torch.testing.assert_close(recorded_out, plain)  # recording does not change the output
+    torch.testing.assert_close(recorded_out, layer(x))
+
+
+def test_recording_keeps_a_callers_weights_request_and_restores_forward():
+    torch.manual_seed(1)
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 5, 8)
+    with record_attention(mha) as records:
+        _, averaged = mha(x, need_weights=True)  # (B, L, S)
+        _, none = mha(x)
+    assert none is None
+    torch.testing.assert_close(averaged, records[""][0].mean(dim=1))
+    assert len(records[""]) == 2
+    assert "forward" not in vars(mha)  # the class's forward is back
+    _, after = mha(x)
+    assert after is None and len(records[""]) == 2  # nothing recorded after the block
+
+
+def test_transformer_records_every_attention_with_a_causal_decoder():
+    torch.manual_seed(2)
+    model = Transformer(9, 9, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32)
+    src = torch.randint(3, 9, (2, 6))
+    tgt_in = torch.randint(3, 9, (2, 4))
+    with torch.no_grad(), record_attention(model) as records:
+        model(src, tgt_in)
+    assert set(records) == {"encoder.0.self_attn", "decoder.0.self_attn", "decoder.0.cross_attn"}
+    assert records["encoder.0.self_attn"][0].shape == (2, 2, 6, 6)
+    assert records["decoder.0.cross_attn"][0].shape == (2, 2, 4, 6)
+    dec = records["decoder.0.self_attn"][0]  # (B, H, 4, 4)
+    assert torch.all(dec.triu(diagonal=1) == 0)  # no query sees a later key
+    torch.testing.assert_close(dec.sum(-1), torch.ones(2, 2, 4))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# saved_tensor_bytes
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_saved_bytes_of_a_small_graph_in_closed_form():
+    x = torch.randn(3, 4, requires_grad=True)
+    W = torch.randn(4, 5, requires_grad=True)
+    y, n_bytes = saved_tensor_bytes(lambda: (x @ W).exp().sum())
+    # x @ W keeps x and W; exp keeps its output (3 x 5); sum keeps nothing
+    assert n_bytes == 4 * (3 * 4 + 4 * 5 + 3 * 5)
+    torch.testing.assert_close(y, (x @ W).exp().sum())
+
+
+def test_saved_bytes_count_a_storage_once_and_nothing_without_grad():
+    x = torch.randn(10, requires_grad=True)
+    assert saved_tensor_bytes(torch.mul, x, x)[1] == 4 * 10  # x saved for both factors, counted once
+    assert saved_tensor_bytes(torch.mul, x.detach(), x.detach())[1] == 0
+    b = torch.randn(2, requires_grad=True)
+    assert saved_tensor_bytes(lambda: x[:2] * b)[1] == 4 * (10 + 2)  # the view x[:2] holds all of x
+
+
+@pytest.mark.parametrize("N", [16, 64])
+def test_readable_attention_keeps_the_n_by_n_weights(N):
+    d = 8
+    q, k, v = (torch.randn(1, N, d, requires_grad=True) for _ in range(3))
+    _, n_bytes = saved_tensor_bytes(scaled_dot_product_attention, q, k, v)
+    assert n_bytes == 4 * (3 * N * d + N * N)  # q, k, v and the softmax weights
+
+
+# ---------------------------------------------------------------------------------------------------------
+# widgets
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _number(pattern: str, text: str) -> float:
+    return float(re.search(pattern, text).group(1))
+
+
+def test_attention_query_demo_follows_the_query_head_and_map():
+    gen = torch.Generator().manual_seed(0)
+    enc = torch.softmax(torch.randn(2, 4, 4, generator=gen), dim=-1)  # (H, L, S)
+    cross = torch.softmax(torch.randn(2, 3, 4, generator=gen), dim=-1)
+    keys = ["a", "b", "c", "d"]
+    demo = attention_query_demo({"enc": (enc, keys, keys), "cross": (cross, ["x", "y", "z"], keys)})
+    which, head, slider = demo.children[0].children
+    text = demo.children[1]
+    for name, w, h, t in (("enc", enc, 2, 3), ("cross", cross, 1, 2), ("cross", cross, 2, 3)):
+        which.value, head.value, slider.value = name, h, t
+        row = w[h - 1, t - 1]
+        best = int(row.argmax())
+        assert f"最关注键 “{keys[best]}”" in text.value
+        assert _number(r"α = ([0-9.]+)", text.value) == pytest.approx(float(row[best]), abs=0.006)
+        assert _number(r"权重之和 ([0-9.]+)", text.value) == pytest.approx(1.0)
+    assert slider.max == 3  # the cross-attention map has 3 queries
+    assert demo.children[2].value[:4] == b"\x89PNG"
+
+
+def test_attention_query_demo_rejects_mismatched_labels():
+    with pytest.raises(ValueError, match="key labels"):
+        attention_query_demo({"m": (torch.ones(1, 2, 3) / 3, ["p", "q"], ["a", "b"])})
+
+
+def _brute_force_count(N, allowed):
+    return sum(allowed(t, i) for t in range(N) for i in range(N))
+
+
+@pytest.mark.parametrize(
+    ("method", "allowed"),
+    [
+        ("full", lambda t, i: True),
+        ("causal", lambda t, i: i <= t),
+        ("local", lambda t, i: abs(t - i) <= 2),
+        ("strided", lambda t, i: (t - i) % 4 == 0),
+        ("global", lambda t, i: t < 2 or i < 2 or abs(t - i) <= 2),
+    ],
+)
+def test_attention_pattern_demo_counts_the_scores_of_each_pattern(method, allowed):
+    demo = attention_pattern_demo(N=32)
+    controls, sliders = demo.children[0].children
+    method_box, text = controls.children
+    size, window, stride, n_global, _ = sliders.children
+    method_box.value = method
+    window.value, stride.value, n_global.value = 2, 4, 2
+    for N in (12, 32):
+        size.value = N
+        assert f"计算 {_brute_force_count(N, allowed)} 个分数" in text.value
+        assert f"N² = {N * N}" in text.value
+
+
+def test_attention_pattern_demo_clusters_form_blocks():
+    demo = attention_pattern_demo(N=24)
+    controls, sliders = demo.children[0].children
+    method_box, text = controls.children
+    method_box.value = "clustering"
+    count = int(re.search(r"计算 (\d+) 个分数", text.value).group(1))
+    assert 24 <= count < 24 * 24  # every query sees at least itself, and not everything
