@@ -13,7 +13,7 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8000
 PYTEST_ARGS  ?=
 
-.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade bench clean help
+.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade hub hub-stop bench clean help
 
 help:
 	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
@@ -22,6 +22,7 @@ help:
 	@echo "make serve   - serve the built site on http://$(HOST):$(PORT)"
 	@echo "make release - regenerate assignments/ from solutions/ with nbgrader"
 	@echo "make grade ASSIGNMENT=a00_warmup SUBMISSIONS=dir OUT=dir - grade submissions securely"
+	@echo "make hub     - (root) start the course hub on http://$(HOST):$(HUB_PORT) with demo users; make hub-stop"
 	@echo "make bench   - run the speed and memory benchmarks"
 
 setup: python-env node-env apt-env vendor
@@ -88,6 +89,16 @@ grade: python-env
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" -a -n "$(OUT)" || \
 	  { echo "usage: make grade ASSIGNMENT=a00_warmup SUBMISSIONS=path OUT=dir [WORKERS=n]"; exit 2; }
 	$(VENV)/bin/seqcourse-grade $(ASSIGNMENT) $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
+
+# --- The course hub (root: one OS account per hub user) --------------------------------------------------------
+HUB_DIR      ?= /tmp/seqcourse-hub
+HUB_PORT     ?= 8100
+
+hub: python-env node-env
+	$(PY) hub/demo.py start --dir $(HUB_DIR) --ip $(HOST) --port $(HUB_PORT)
+
+hub-stop:
+	$(PY) hub/demo.py stop --dir $(HUB_DIR)
 
 bench: python-env
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
