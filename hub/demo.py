@@ -65,7 +65,7 @@ def log(msg: str) -> None:
     print(f"[hub] {msg}", flush=True)
 
 
-# --- paths ------------------------------------------------------------------------------------------------------
+# --- paths --------------------------------------------------------------------------------------------------
 def home(state: Path, user: str) -> Path:
     return state / "home" / user
 
@@ -83,7 +83,7 @@ def runtime_info(state: Path) -> dict:
     return json.loads((state / "runtime.json").read_text(encoding="utf-8"))
 
 
-# --- permissions helpers ----------------------------------------------------------------------------------------
+# --- permissions helpers ------------------------------------------------------------------------------------
 def others_can_reach(path: Path) -> bool:
     """Whether a user with no special rights can traverse every folder up to ``path`` and read it."""
     path = path.resolve()
@@ -108,7 +108,7 @@ def _chown_tree(path: Path, user: str) -> None:
             os.lchown(name, pw.pw_uid, pw.pw_gid)
 
 
-# --- accounts -----------------------------------------------------------------------------------------------------
+# --- accounts -----------------------------------------------------------------------------------------------
 def ensure_users(state: Path) -> dict[str, str]:
     """Create the demo accounts (once) and give them fresh random passwords; return ``{user: password}``.
 
@@ -143,7 +143,7 @@ def ensure_users(state: Path) -> dict[str, str]:
     return passwords
 
 
-# --- the users' Python: a world-readable copy of the course environment --------------------------------------
+# --- the users' Python: a world-readable copy of the course environment -------------------------------------
 def _link_copy(src: Path, dest: Path) -> None:
     """Copy a tree with hard links (same file system) or plain copies; the originals are never modified."""
     if dest.exists():
@@ -169,7 +169,11 @@ def default_runtime() -> Path:
 
 def _runtime_stamp() -> str:
     site = Path(sysconfig.get_paths()["purelib"])
-    parts = [sys.prefix, sys.base_prefix, *(str(p.stat().st_mtime_ns) for p in (site, Path(sys.prefix) / "bin"))]
+    parts = [
+        sys.prefix,
+        sys.base_prefix,
+        *(str(p.stat().st_mtime_ns) for p in (site, Path(sys.prefix) / "bin")),
+    ]
     return "\n".join(parts) + "\n"
 
 
@@ -232,7 +236,12 @@ def _copy_environment(runtime: Path) -> dict:
     for leftover in site.glob("__editable__*seqcourse*"):  # the editable install points into the checkout
         leftover.unlink()
     bin_dir = copy / "bin"
-    return {"python": str(bin_dir / "python"), "bin": str(bin_dir), "site": str(site), "ld_library_path": ld_path}
+    return {
+        "python": str(bin_dir / "python"),
+        "bin": str(bin_dir),
+        "site": str(site),
+        "ld_library_path": ld_path,
+    }
 
 
 def _copy_package(runtime: Path, site: Path) -> None:
@@ -267,7 +276,7 @@ def user_environment(state: Path, user: str) -> dict[str, str]:
     return env
 
 
-# --- Jupyter configuration of each role ---------------------------------------------------------------------------
+# --- Jupyter configuration of each role ---------------------------------------------------------------------
 def write_role_configs(state: Path) -> None:
     course_config = (REPO / "nbgrader_config.py").read_text(encoding="utf-8")
     common = (
@@ -290,7 +299,9 @@ def write_role_configs(state: Path) -> None:
         else:
             nbgrader = "c = get_config()  # noqa: F821\n" + common
             page = {"disabledExtensions": {name: True for name in STUDENT_DISABLED_PLUGINS}}
-            server = {"ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER_EXTENSIONS, False)}}
+            server = {
+                "ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER_EXTENSIONS, False)}
+            }
         (folder / "nbgrader_config.py").write_text(nbgrader, encoding="utf-8")
         (folder / "labconfig" / "page_config.json").write_text(json.dumps(page, indent=2), encoding="utf-8")
         (folder / "jupyter_server_config.json").write_text(json.dumps(server, indent=2), encoding="utf-8")
@@ -298,7 +309,7 @@ def write_role_configs(state: Path) -> None:
             path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-# --- homes, the course, the exchange, the public repository --------------------------------------------------------
+# --- homes, the course, the exchange, the public repository -------------------------------------------------
 def run_as(state: Path, user: str, args: list[str], cwd: Path, timeout: float = 600) -> str:
     """Run ``args`` as ``user`` with the hub's environment for that user; return stdout (raise on failure)."""
     pw = pwd.getpwnam(user)
@@ -306,7 +317,9 @@ def run_as(state: Path, user: str, args: list[str], cwd: Path, timeout: float = 
     cmd = ["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *args]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} as {user} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(
+            f"{' '.join(args)} as {user} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc.stdout + proc.stderr
 
 
@@ -345,7 +358,9 @@ def make_course(state: Path, assignments: list[str]) -> Path:
     for sub in ("solutions", "assignments"):
         for name in assignments:
             ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
-            shutil.copytree(REPO / sub / name, course / sub / name, ignore=ignore, copy_function=shutil.copyfile)
+            shutil.copytree(
+                REPO / sub / name, course / sub / name, ignore=ignore, copy_function=shutil.copyfile
+            )
     _chown_tree(course, "instructor")
     course.chmod(0o700)
     for name in assignments:  # records the assignment in the gradebook (needed to autograde it later)
@@ -359,7 +374,15 @@ def make_public_repo(state: Path) -> Path:
     if bare.exists():
         shutil.rmtree(bare)
     bare.parent.mkdir(parents=True, exist_ok=True)
-    git = ["git", "-c", "user.name=seqcourse hub", "-c", "user.email=hub@localhost", "-c", "init.defaultBranch=main"]
+    git = [
+        "git",
+        "-c",
+        "user.name=seqcourse hub",
+        "-c",
+        "user.email=hub@localhost",
+        "-c",
+        "init.defaultBranch=main",
+    ]
     with tempfile.TemporaryDirectory(prefix="seqcourse-public-") as tmp:
         work = Path(tmp) / "seqcourse"
         ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "_build")
@@ -379,7 +402,11 @@ def make_public_repo(state: Path) -> Path:
 
 
 def released_assignments() -> list[str]:
-    return sorted(p.name for p in (REPO / "assignments").iterdir() if p.is_dir() and (REPO / "solutions" / p.name).is_dir())
+    return sorted(
+        p.name
+        for p in (REPO / "assignments").iterdir()
+        if p.is_dir() and (REPO / "solutions" / p.name).is_dir()
+    )
 
 
 def setup(state: Path, assignments: list[str] | None = None, runtime: Path | None = None) -> dict[str, str]:
@@ -399,7 +426,7 @@ def setup(state: Path, assignments: list[str] | None = None, runtime: Path | Non
     return passwords
 
 
-# --- start / stop -------------------------------------------------------------------------------------------------
+# --- start / stop -------------------------------------------------------------------------------------------
 def hub_environment(state: Path, ip: str, port: int, hub_port: int, api_port: int) -> dict[str, str]:
     return {
         **os.environ,
@@ -414,10 +441,12 @@ def hub_environment(state: Path, ip: str, port: int, hub_port: int, api_port: in
 def launch(state: Path, ip: str, port: int, hub_port: int, api_port: int) -> subprocess.Popen:
     """Start JupyterHub (and through it the proxy) in its own process group; log to ``state/hub/hub.log``."""
     hub_dir = state / "hub"
-    logfile = open(hub_dir / "hub.log", "ab")  # noqa: SIM115 (handed to the child)
+    logfile = open(hub_dir / "hub.log", "ab")
     cmd = [sys.executable, "-m", "jupyterhub", "-f", str(REPO / "hub" / "jupyterhub_config.py")]
     env = hub_environment(state, ip, port, hub_port, api_port)
-    proc = subprocess.Popen(cmd, cwd=hub_dir, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=hub_dir, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True
+    )
     (hub_dir / "hub.pid").write_text(str(proc.pid), encoding="utf-8")
     return proc
 
@@ -450,7 +479,9 @@ def _pids_of(state: Path) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            if entry.stat().st_uid in uids and str(state) in (entry / "environ").read_bytes().decode(errors="replace"):
+            if entry.stat().st_uid in uids and str(state) in (entry / "environ").read_bytes().decode(
+                errors="replace"
+            ):
                 found.append(int(entry.name))
         except OSError:
             continue

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import demo  # noqa: E402  (hub/demo.py: the one place that knows the layout)
+import demo
 
 c = get_config()  # noqa: F821 (injected by traitlets)
 
@@ -31,7 +31,7 @@ STATE = Path(os.environ.get("SEQCOURSE_HUB_DIR", str(demo.DEFAULT_DIR))).resolve
 IP = os.environ.get("SEQCOURSE_HUB_IP", "127.0.0.1")
 PORT = int(os.environ.get("SEQCOURSE_HUB_PORT", "8100"))
 
-# --- where the hub listens and keeps its state --------------------------------------------------------------------
+# --- where the hub listens and keeps its state --------------------------------------------------------------
 c.JupyterHub.bind_url = f"http://{IP}:{PORT}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("SEQCOURSE_HUB_API_PORT", str(PORT + 1)))
@@ -44,7 +44,7 @@ c.JupyterHub.pid_file = str(STATE / "hub" / "jupyterhub.pid")
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's server
 c.JupyterHub.cleanup_proxy = True
 
-# --- who may log in -----------------------------------------------------------------------------------------------
+# --- who may log in -----------------------------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.open_sessions = False  # no systemd/logind session per login (containers have none)
 c.Authenticator.allowed_users = set(demo.USERS)
@@ -54,7 +54,7 @@ c.JupyterHub.load_groups = {
     "students": {"users": [u for u, role in demo.USERS.items() if role == "student"]},
 }
 
-# --- every user's server: their own account, the course Python, their role's configuration ------------------------
+# --- every user's server: their own account, the course Python, their role's configuration ------------------
 c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
