@@ -305,11 +305,14 @@ def reversal_demo(
     return {"model": model, "history": history, "accuracy": token_accuracy(pred, tgt[:, 1:])}
 
 
-def date_demo(*, n_train: int = 6000, epochs: int = 8, batch_size: int = 64, seed: int = 0) -> dict[str, Any]:
+def date_demo(
+    *, n_train: int = 12000, epochs: int = 8, batch_size: int = 64, dropout: float = 0.0, seed: int = 0
+) -> dict[str, Any]:
     """Translate human-written dates (``2024年3月5日``, ``March 5, 2024``, ``05/03/2024``...) to ISO format.
 
     Returns ``{"model", "history", "accuracy", "examples"}``; accuracy is the share of 500 held-out dates
-    translated exactly by greedy decoding, examples a few (source, prediction) pairs.
+    translated exactly by greedy decoding (0.94 with the defaults, about 45 s of one CPU core), examples a
+    few (source, prediction) pairs.
     """
     from seqcourse.data.dates import date_pairs, date_vocab, encode_pairs
     from seqcourse.data.text import BOS_ID, EOS_ID
@@ -321,7 +324,8 @@ def date_demo(*, n_train: int = 6000, epochs: int = 8, batch_size: int = 64, see
     vocab = date_vocab()
     src, _, tgt = encode_pairs(date_pairs(n_train, seed=seed), vocab)
     batches = [(src[i : i + batch_size], tgt[i : i + batch_size]) for i in range(0, n_train, batch_size)]
-    model = Transformer(len(vocab), len(vocab), d_model=64, num_heads=4, d_ff=128, max_len=64)
+    V = len(vocab)
+    model = Transformer(V, V, d_model=64, num_heads=4, d_ff=128, dropout=dropout, max_len=64)
     history = fit(model, batches, step=seq2seq_loss, epochs=epochs, lr=2e-3, clip=1.0, progress=False)
     test_pairs = date_pairs(500, seed=seed + 12345)
     test_src, _, test_tgt = encode_pairs(test_pairs, vocab)
