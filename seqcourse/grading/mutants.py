@@ -12,8 +12,11 @@ the solution changed) fails loudly instead of silently testing the solution.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,29 +90,46 @@ def fill_release(release: nbformat.NotebookNode, answers: Mapping[str, str], pat
     return path
 
 
-def grade_mutants(tmp_dir: Path, assignment_id: str, mutants: Iterable[Mutant]) -> dict[str, dict]:
-    """Autograde ``solution``, ``release`` and every mutant of ``assignment_id`` in one nbgrader run.
+def _grade_shard(course: Path, assignment_id: str, submissions: dict[str, Path]) -> dict[str, dict]:
+    for student, path in submissions.items():
+        submit(course, student, assignment_id, path)
+    autograde(course, assignment_id)
+    return scores(course, assignment_id)
 
-    Returns :func:`seqcourse.grading.course.scores` keyed by ``"solution"``, ``"release"`` and mutant names.
+
+def grade_mutants(
+    tmp_dir: Path, assignment_id: str, mutants: Iterable[Mutant], workers: int | None = None
+) -> dict[str, dict]:
+    """Autograde ``solution``, ``release`` and every mutant of ``assignment_id`` with the real nbgrader.
+
+    The submissions are split over ``workers`` copies of one temporary course (default: the number of CPU
+    cores), each graded by its own ``nbgrader autograde`` run in parallel. Returns
+    :func:`seqcourse.grading.course.scores` keyed by ``"solution"``, ``"release"`` and mutant names.
     """
-    course = make_course(tmp_dir, assignment_id, repo_root() / SOURCE_DIR)
+    tmp_dir = Path(tmp_dir)
+    course = make_course(tmp_dir / "shard0", assignment_id, repo_root() / SOURCE_DIR)
     notebooks = sorted((course / SOURCE_DIR / assignment_id).glob("*.ipynb"))
     if len(notebooks) != 1:
         found = [p.name for p in notebooks]
         raise ValueError(f"{assignment_id} must have exactly one notebook, found {found}")
     name = notebooks[0].name
     source = nbformat.read(notebooks[0], as_version=4)
-    release = nbformat.read(course / RELEASE_DIR / assignment_id / name, as_version=4)
+    release_path = course / RELEASE_DIR / assignment_id / name
+    release = nbformat.read(release_path, as_version=4)
     answers = answer_cells(source)
-    submit(course, "solution", assignment_id, notebooks[0])
-    submit(course, "release", assignment_id, course / RELEASE_DIR / assignment_id / name)
+    submissions = {"solution": notebooks[0], "release": release_path}
     for mutant in mutants:
-        if mutant.name in {"solution", "release"}:
-            raise ValueError(f"mutant name {mutant.name!r} is reserved")
-        path = fill_release(release, apply_edits(answers, mutant), Path(tmp_dir) / mutant.name / name)
-        submit(course, mutant.name, assignment_id, path)
-    autograde(course, assignment_id)
-    return scores(course, assignment_id)
+        if mutant.name in submissions:
+            raise ValueError(f"mutant name {mutant.name!r} is used twice or reserved")
+        path = tmp_dir / "mutants" / mutant.name / name
+        submissions[mutant.name] = fill_release(release, apply_edits(answers, mutant), path)
+    n = max(1, min(workers or os.cpu_count() or 1, len(submissions)))
+    copies = [shutil.copytree(course, tmp_dir / f"shard{k}" / "course") for k in range(1, n)]
+    courses = [course, *map(Path, copies)]
+    shards = [dict(list(submissions.items())[k::n]) for k in range(n)]
+    with ThreadPoolExecutor(max_workers=n) as pool:  # each thread waits on its own nbgrader process
+        results = pool.map(_grade_shard, courses, [assignment_id] * n, shards)
+    return {student: record for result in results for student, record in result.items()}
 
 
 def _autograded_parts(record: Mapping) -> dict[str, tuple[float, float]]:

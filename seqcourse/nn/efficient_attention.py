@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcourse.count import _check_positive as check_positive
 from seqcourse.nn.attention import _check_qkv, attend, scaled_dot_product_attention
+from seqcourse.utils import check_positive
 
 __all__ = [
     "local_mask",
