@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -12,11 +11,10 @@ import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
 from seqcourse.grading.course import RELEASE_DIR, SOURCE_DIR, course_id, generate_release, repo_root
-from seqcourse.grading.release import assignment_ids, diff_release
+from seqcourse.grading.release import assignment_ids, diff_release, secret_lines
 
 ROOT = repo_root()
 IDS = assignment_ids(ROOT / SOURCE_DIR)
-SECRET = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
 def test_config_matches_the_layout() -> None:
@@ -64,17 +62,6 @@ def test_diff_release_notices_an_edit(fresh_releases: Path, tmp_path: Path) -> N
     ]
 
 
-def _secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
-    """Lines inside solution or hidden-test regions that occur nowhere else in the source notebook."""
-    secret, public = set(), set()
-    for cell in source_nb.cells:
-        text = cell.source + "\n"
-        for match in SECRET.finditer(text):
-            secret.update(line.strip() for line in match.group(2).splitlines())
-        public.update(line.strip() for line in SECRET.sub("", text).splitlines())
-    return {line for line in secret - public if len(line) > 3}
-
-
 @pytest.mark.parametrize("assignment_id", IDS)
 def test_release_hides_solutions_and_hidden_tests(assignment_id: str) -> None:
     released = sorted((ROOT / RELEASE_DIR / assignment_id).glob("*.ipynb"))
@@ -89,7 +76,7 @@ def test_release_hides_solutions_and_hidden_tests(assignment_id: str) -> None:
             for cell in nbformat.read(release, as_version=4).cells
             for line in cell.source.splitlines()
         }
-        secret = _secret_lines(nbformat.read(source, as_version=4))
+        secret = secret_lines(nbformat.read(source, as_version=4))
         assert secret, f"{source.name} has no solution or hidden-test lines to check"
         leaked = sorted(secret & released_lines)
         assert not leaked, f"{release.name} leaks solution / hidden-test lines: {json.dumps(leaked[:5])}"

@@ -6,14 +6,18 @@ These tests read ``_build/html``; ``make test`` builds it first, ``make unit`` d
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
+
+from seqcourse.grading.release import secret_lines
 
 pytestmark = pytest.mark.book
 
@@ -110,8 +114,29 @@ def test_search_index_is_segmented_into_chinese_words():
     assert any(w in index for w in words), "search index has no Chinese words (is jieba installed?)"
 
 
-def test_solutions_never_reach_the_site():
+def _page_text(page: Path) -> str:
+    """The visible text of a page (tags removed, entities decoded), one line per source line."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+
+
+def _source_lines(path: Path) -> list[str]:
+    if path.suffix == ".ipynb":
+        return [ln for cell in nbformat.read(path, as_version=4).cells for ln in cell.source.splitlines()]
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_solutions_and_hidden_tests_never_reach_the_site():
     assert not (HTML / "solutions").exists()
-    for page in HTML.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, page
+    pages = {str(p.relative_to(HTML)): _page_text(p) for p in HTML.rglob("*.html")}
+    site_lines = {line.strip() for text in pages.values() for line in text.splitlines()}
+    # lines that the book's own sources contain (a chapter may use `with torch.no_grad():` too) are not leaks
+    patterns = ("book/**/*.ipynb", "book/**/*.md", "assignments/*/*.ipynb")
+    book_sources = [f for pattern in patterns for f in ROOT.glob(pattern)]
+    public = {line.strip() for f in book_sources for line in _source_lines(f)}
+    for name, text in pages.items():
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, name
+    for source in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        secret = secret_lines(nbformat.read(source, as_version=4)) - public
+        assert secret, f"{source.name}: no solution lines to look for"
+        leaked = sorted(secret & site_lines)
+        assert not leaked, f"the site shows lines of {source.name}'s solution or hidden tests: {leaked[:5]}"

@@ -12,19 +12,38 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import re
 import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 from seqcourse.grading.course import RELEASE_DIR, SOURCE_DIR, PathLike, generate_release, repo_root
 
-__all__ = ["assignment_ids", "diff_release", "stale_files", "main"]
+__all__ = ["assignment_ids", "diff_release", "stale_files", "secret_lines", "main"]
+
+_SECRET = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
 def assignment_ids(source_root: PathLike) -> list[str]:
     """Sorted names of the folders of ``source_root`` that hold at least one notebook."""
     root = Path(source_root)
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
+    """Stripped lines inside solution or hidden-test regions that occur nowhere else in the source notebook.
+
+    These must never appear in a release or on the built site.
+    """
+    secret, public = set(), set()
+    for cell in source_nb.cells:
+        text = cell.source + "\n"
+        for match in _SECRET.finditer(text):
+            secret.update(line.strip() for line in match.group(2).splitlines())
+        public.update(line.strip() for line in _SECRET.sub("", text).splitlines())
+    return {line for line in secret - public if len(line) > 3}
 
 
 def _files(folder: Path) -> set[str]:
