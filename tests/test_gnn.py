@@ -225,3 +225,18 @@ def test_bad_inputs_raise_clear_errors():
         gnn.MPNNLayer(lambda *a: a[0], lambda *a: a[0], aggr="min")
     with pytest.raises(ValueError, match="edge_index must have shape"):
         gnn.MPNNLayer(lambda *a: a[1], lambda h, m: m)(H, torch.zeros(3, 5, dtype=torch.long))
+
+
+def test_adjacency_dtype_follows_the_features_and_mismatched_weights_are_named():
+    from seqcourse.nn.gnn import mean_message_passing
+
+    A = torch.tensor([[0, 1], [1, 0]], dtype=torch.float32)
+    H = torch.randn(2, 3, dtype=torch.float64)
+    W = torch.randn(3, 2, dtype=torch.float64)
+    out = mean_message_passing(A, H, W, activation=None)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, H @ W + H.flip(0) @ W)
+    with pytest.raises(TypeError, match=r"W \(torch.float32\) and H \(torch.float64\)"):
+        mean_message_passing(A, H, W.float())
+    with pytest.raises(TypeError, match="floating-point"):
+        mean_message_passing(A, H.long(), W)

@@ -48,14 +48,22 @@ Activation = Callable[[torch.Tensor], torch.Tensor]
 AGGREGATIONS = ("sum", "mean", "max")
 
 
-def _check_graph(A: torch.Tensor, H: torch.Tensor) -> None:
-    for name, t in (("A", A), ("H", H)):
-        if not isinstance(t, torch.Tensor):
+def _check_graph(A: torch.Tensor, H: torch.Tensor, W: torch.Tensor | None = None) -> torch.Tensor:
+    """Validate A (n, n), H (n, d) and W (d, d'); return A in H's dtype (A only encodes structure)."""
+    for name, t in (("A", A), ("H", H), ("W", W)):
+        if t is not None and not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     check_ndim("A", A, 2)
     if A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be square (n, n), got shape {tuple(A.shape)}")
     check_shape("H", H, (A.shape[0], "d"))
+    if not H.is_floating_point():
+        raise TypeError(f"H must be a floating-point tensor, got {H.dtype}")
+    if W is not None:
+        check_shape("W", W, (H.shape[1], "d_out"))
+        if W.dtype != H.dtype:
+            raise TypeError(f"W ({W.dtype}) and H ({H.dtype}) must have the same dtype")
+    return A.to(H.dtype)
 
 
 def mean_normalized_adjacency(A: torch.Tensor) -> torch.Tensor:
@@ -86,8 +94,7 @@ def mean_message_passing(
     features, W (d, d'); returns H' (n, d'). ``activation=None`` leaves out sigma. Isolated nodes get
     m_i = 0, hence h'_i = sigma(h_i W) (see the module docstring).
     """
-    _check_graph(A, H)
-    check_shape("W", W, (H.shape[1], "d_out"))
+    A = _check_graph(A, H, W)
     HW = H @ W  # (n, d'): the messages h_j W, computed once per node
     out = HW + mean_normalized_adjacency(A) @ HW  # (n, d') = (I + D^{-1} A) H W
     return activation(out) if activation is not None else out
@@ -97,8 +104,7 @@ def mean_message_passing_loops(
     A: torch.Tensor, H: torch.Tensor, W: torch.Tensor, activation: Activation | None = torch.relu
 ) -> torch.Tensor:
     """The same layer written with explicit loops over nodes and edges (slow; for reading and testing)."""
-    _check_graph(A, H)
-    check_shape("W", W, (H.shape[1], "d_out"))
+    A = _check_graph(A, H, W)
     n = A.shape[0]
     rows = []
     for i in range(n):
@@ -173,7 +179,7 @@ class GCNLayer(nn.Module):
         self.b = nn.Parameter(torch.zeros(d_out)) if bias else None
 
     def forward(self, A: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-        _check_graph(A, H)
+        A = _check_graph(A, H, self.W)
         out = gcn_normalized_adjacency(A) @ (H @ self.W)  # (n, d')
         return out + self.b if self.b is not None else out
 
@@ -304,7 +310,7 @@ def oversmoothing_curve(A: torch.Tensor, H: torch.Tensor, depth: int, *, random_
     activation); otherwise W is a fresh orthogonal matrix per layer (so the norm neither grows nor
     collapses) followed by ReLU. The similarity rises towards 1 as depth grows: over-smoothing.
     """
-    _check_graph(A, H)
+    A = _check_graph(A, H)
     gen = torch.Generator().manual_seed(seed)
     d = H.shape[1]
     sims = [mean_pairwise_cosine(H)]
