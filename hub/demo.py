@@ -270,6 +270,9 @@ def user_environment(state: Path, user: str) -> dict[str, str]:
         "JUPYTER_CONFIG_PATH": str(state / "jupyter" / USERS.get(user, "student")),
         "PYTHONIOENCODING": "utf-8",
         "SEQCOURSE_NOTEBOOK_DIR": str(home(state, user)),
+        # git refuses repositories owned by someone else unless they are listed as safe (nbgitpuller's
+        # clone of the root-owned public repository); env-var config is dropped by the local transport
+        "GIT_CONFIG_SYSTEM": str(state / "jupyter" / "gitconfig"),
     }
     if info["ld_library_path"]:
         env["LD_LIBRARY_PATH"] = info["ld_library_path"]
@@ -277,6 +280,27 @@ def user_environment(state: Path, user: str) -> dict[str, str]:
 
 
 # --- Jupyter configuration of each role ---------------------------------------------------------------------
+#: nbgrader's generate_feedback renders the autograded notebook as it is, hidden tests included: remove them
+#: (and outputs that quote them) with the grading pipeline's own redaction before the HTML is written.
+FEEDBACK_WITHOUT_HIDDEN_TESTS = """
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+from traitlets import Bool  # noqa: E402
+
+
+class StripHiddenTests(Preprocessor):
+    enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
+
+    def preprocess(self, nb, resources):
+        from seqcourse.grading.report import strip_hidden_tests
+
+        return strip_hidden_tests(nb), resources
+
+
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+"""
+
+
 def write_role_configs(state: Path) -> None:
     course_config = (REPO / "nbgrader_config.py").read_text(encoding="utf-8")
     common = (
@@ -287,13 +311,22 @@ def write_role_configs(state: Path) -> None:
         "import os  # noqa: E402\n"
         "c.Exchange.assignment_dir = os.environ.get('SEQCOURSE_NOTEBOOK_DIR', '.')\n"
     )
+    gitconfig = state / "jupyter" / "gitconfig"
+    gitconfig.parent.mkdir(parents=True, exist_ok=True)
+    gitconfig.write_text(f"[safe]\n\tdirectory = {public_repo(state)}\n", encoding="utf-8")
+    gitconfig.chmod(0o644)
     for role in ("instructor", "student"):
         folder = state / "jupyter" / role
         if folder.exists():
             shutil.rmtree(folder)
         (folder / "labconfig").mkdir(parents=True)
         if role == "instructor":
-            nbgrader = course_config + common + f"c.CourseDirectory.root = {str(course_dir(state))!r}\n"
+            nbgrader = (
+                course_config
+                + common
+                + f"c.CourseDirectory.root = {str(course_dir(state))!r}\n"
+                + FEEDBACK_WITHOUT_HIDDEN_TESTS
+            )
             page = {}
             server = {}
         else:
