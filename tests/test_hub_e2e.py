@@ -277,6 +277,9 @@ def _flow(browser, hub: dict) -> None:
             "student1 folder": demo.home(state, "student1"),
         },
     )
+    # nbgrader's exchange makes submitted files world-readable (mode 644) inside inbound/, which is writable
+    # but not listable (733), and each submission folder ends in a random string: a student who cannot list
+    # inbound/ cannot find another's submission. So the listing must fail; the file itself is not asserted.
     leaked = {k: v for k, v in denied.items() if v == "ok" and k != "student1 inbound submission"}
     assert not leaked, f"student2 could read {leaked}"
 
