@@ -28,3 +28,11 @@ c.ClearSolutions.text_stub = "请在此作答（YOUR ANSWER HERE）。"
 # Autograding: a generous limit per cell (the warm-up needs seconds); a hung cell is interrupted.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+
+# Feedback: nbgrader's default shows hidden tests to students; remove them before the HTML is written.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from seqcourse.grading.feedback import StripHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]

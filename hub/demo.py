@@ -280,27 +280,6 @@ def user_environment(state: Path, user: str) -> dict[str, str]:
 
 
 # --- Jupyter configuration of each role ---------------------------------------------------------------------
-#: nbgrader's generate_feedback renders the autograded notebook as it is, hidden tests included: remove them
-#: (and outputs that quote them) with the grading pipeline's own redaction before the HTML is written.
-FEEDBACK_WITHOUT_HIDDEN_TESTS = """
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
-from traitlets import Bool  # noqa: E402
-
-
-class StripHiddenTests(Preprocessor):
-    enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
-
-    def preprocess(self, nb, resources):
-        from seqcourse.grading.report import strip_hidden_tests
-
-        return strip_hidden_tests(nb), resources
-
-
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
-"""
-
-
 def write_role_configs(state: Path) -> None:
     course_config = (REPO / "nbgrader_config.py").read_text(encoding="utf-8")
     common = (
@@ -325,7 +304,6 @@ def write_role_configs(state: Path) -> None:
                 course_config
                 + common
                 + f"c.CourseDirectory.root = {str(course_dir(state))!r}\n"
-                + FEEDBACK_WITHOUT_HIDDEN_TESTS
             )
             page = {}
             server = {}

@@ -10,6 +10,7 @@ One temporary course, three submissions graded in one nbgrader run (each starts 
 
 from __future__ import annotations
 
+import html
 import re
 
 import nbformat
@@ -21,6 +22,7 @@ from seqcourse.grading.course import (
     autograde,
     make_course,
     repo_root,
+    run_nbgrader,
     scores,
     submit,
 )
@@ -90,7 +92,30 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     wrong = {**apply_edits(answers, WRONG), **noisy_parts}
     submit(course, "wrong", AID, fill_release(release, wrong, tmp / "wrong" / NB))
     autograde(course, AID)
+    run_nbgrader(course, "generate_feedback", AID, "--force")
+    for page in (course / "feedback").glob("*/*/*.html"):  # feedback/<student>/<assignment>/<nb>.html
+        FEEDBACK[page.parts[-3]] = page.read_text(encoding="utf-8")
     return scores(course, AID)
+
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+FEEDBACK: dict[str, str] = {}  # student -> feedback HTML written by plain `nbgrader generate_feedback`
+
+
+def test_plain_nbgrader_feedback_shows_no_hidden_tests(graded: dict[str, dict]) -> None:
+    """nbgrader_config.py strips hidden tests from feedback (nbgrader's default would show them)."""
+    assert set(FEEDBACK) == {"solution", "blank", "wrong"}
+    source = nbformat.read(repo_root() / SOURCE_DIR / AID / NB, as_version=4)
+    blocks = HIDDEN.findall("\n".join(c.source for c in source.cells))
+    public = {ln.strip() for c in source.cells for ln in HIDDEN.sub("", c.source).splitlines()}
+    hidden_lines = {ln.strip() for block in blocks for ln in block.splitlines() if len(ln.strip()) > 20}
+    hidden_lines -= public
+    assert len(hidden_lines) > 10
+    for student, page in FEEDBACK.items():
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        assert "HIDDEN TESTS" not in text, student
+        leaked = [ln for ln in hidden_lines if ln in text]
+        assert not leaked, f"{student}'s feedback shows hidden tests: {leaked[:3]}"
 
 
 AUTOGRADED_PARTS = {"a": 3.0, "b1": 3.0, "b2": 3.0, "c": 4.0, "d": 3.0}

@@ -6,6 +6,7 @@ Everything is self-contained HTML (inline CSS, plots as embedded PNG); nothing i
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import html
 import io
@@ -48,10 +49,10 @@ def strip_hidden_tests(nb: NotebookNode) -> NotebookNode:
         if HIDDEN_BEGIN in cell.source:
             block = cell.source.split(HIDDEN_BEGIN, 1)[1].split(HIDDEN_END, 1)[0]
             hidden_lines[i] = {ln.strip() for ln in block.splitlines() if len(ln.strip()) > 3}
-    copy = NotebookNode(__import__("copy").deepcopy(nb))
-    copy, _ = ClearHiddenTests().preprocess(copy, {})
+    redacted = NotebookNode(copy.deepcopy(nb))
+    redacted, _ = ClearHiddenTests().preprocess(redacted, {})
     for i, lines in hidden_lines.items():
-        cell = copy.cells[i]
+        cell = redacted.cells[i]
         kept = []
         for out in cell.get("outputs", []):
             text = _ANSI.sub(
@@ -70,7 +71,7 @@ def strip_hidden_tests(nb: NotebookNode) -> NotebookNode:
                 continue
             kept.append(out)
         cell.outputs = kept
-    return copy
+    return redacted
 
 
 def write_feedback(nb: NotebookNode, path: Path, title: str) -> Path:
