@@ -105,9 +105,11 @@ class LSTMCell(_Cell):
         """One step from ux = U x_t + b (B, 4n): all four gates from a single matmul."""
         h, c = state
         z = torch.addmm(ux, h, self.W.t())  # (B, 4n)
-        i, f, g, o = z.chunk(4, dim=1)  # each (B, n)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, n)
-        h = torch.sigmoid(o) * torch.tanh(c)  # (B, n)
+        n = h.shape[-1]
+        i, f, _, o = torch.sigmoid(z).chunk(4, dim=1)  # one kernel for the gates; the g slot is unused
+        g = torch.tanh(z[:, 2 * n : 3 * n])  # (B, n) candidate
+        c = torch.addcmul(f * c, i, g)  # (B, n): f ⊙ c + i ⊙ g
+        h = o * torch.tanh(c)  # (B, n)
         return h, c
 
     def forward(
