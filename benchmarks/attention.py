@@ -17,7 +17,6 @@ Run: ``python benchmarks/attention.py [--repeats 5] [--max-n 8192] [--threads K]
 from __future__ import annotations
 
 import argparse
-import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,23 +26,10 @@ from torch import nn
 
 from seqcourse.nn.attention import MultiHeadAttention, scaled_dot_product_attention
 from seqcourse.nn.efficient_attention import linear_attention, local_attention
-from seqcourse.utils import Timer
+from seqcourse.utils import time_alternately
 
 RESULTS = Path(__file__).parent / "results"
 WINDOW = 32
-
-
-def _round_robin(fns: dict[str, Callable[[], object]], repeats: int, dev: torch.device) -> dict[str, float]:
-    """Median milliseconds of each function, measured alternately after one warm-up call each."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            with Timer(dev) as t:
-                fn()
-            times[name].append(t.elapsed * 1e3)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def bench_mha(dev: torch.device, repeats: int, B: int = 8, T: int = 256, d_model: int = 256, H: int = 8):
@@ -67,7 +53,7 @@ def bench_mha(dev: torch.device, repeats: int, B: int = 8, T: int = 256, d_model
     for mode, make in (("forward, eval, no_grad", forward), ("forward + backward", train_step)):
         ref.train(mode != "forward, eval, no_grad")
         ours.train(ref.training)
-        res = _round_robin(
+        res = time_alternately(
             {
                 "nn.MultiheadAttention": make(ref, need_weights=False),
                 "seqcourse MHA (fused SDPA)": make(ours),
@@ -110,7 +96,7 @@ def bench_scaling(dev: torch.device, repeats: int, max_n: int, H: int = 1, d: in
         q, k, v = (torch.randn(1, H, N, d, device=dev) for _ in range(3))
         fns = {m: (lambda f=f, q=q, k=k, v=v: f(q, k, v)) for m, f in methods.items()}
         with torch.no_grad():
-            res = _round_robin(fns, repeats if N <= 2048 else max(2, repeats // 2), dev)
+            res = time_alternately(fns, repeats if N <= 2048 else max(2, repeats // 2), dev)
         mems = {}
         for m, fn in fns.items():
             if dev.type == "cuda":

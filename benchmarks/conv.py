@@ -10,14 +10,13 @@ Run: ``python benchmarks/conv.py [--repeats 5] [--batch 4] [--channels 8] [--siz
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from seqcourse.scratch.conv import conv2d, conv2d_loops
-from seqcourse.utils import Timer
+from seqcourse.utils import time_alternately
 
 
 def bench(repeats: int, batch: int, channels: int, size: int, kernel: int) -> None:
@@ -32,20 +31,14 @@ def bench(repeats: int, batch: int, channels: int, size: int, kernel: int) -> No
         "loops (NumPy)": lambda: conv2d_loops(x, w, b, padding=1),
     }
     reference = forms["F.conv2d"]()
-    times: dict[str, list[float]] = {name: [] for name in forms}
     error = {name: float(np.abs(f() - reference).max()) for name, f in forms.items()}
-    for _ in range(repeats):
-        for name, f in forms.items():
-            with Timer() as t:
-                f()
-            times[name].append(t.elapsed)
-    base = statistics.median(times["F.conv2d"])
+    ms = time_alternately(forms, repeats)
+    base = ms["F.conv2d"]
     print(f"x ({batch}, {channels}, {size}, {size}), w ({2 * channels}, {channels}, {kernel}, {kernel}), "
           f"padding 1, float64, {repeats} repeats")
     print(f"{'form':<16} {'median ms':>10} {'x F.conv2d':>11} {'max |diff|':>11}")
-    for name in forms:
-        med = statistics.median(times[name])
-        print(f"{name:<16} {1e3 * med:>10.2f} {med / base:>11.1f} {error[name]:>11.1e}")
+    for name, med in ms.items():
+        print(f"{name:<16} {med:>10.2f} {med / base:>11.1f} {error[name]:>11.1e}")
 
 
 def main() -> None:

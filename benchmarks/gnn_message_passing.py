@@ -15,7 +15,7 @@ import torch
 
 from seqcourse.data.graphs import edge_index_from_adjacency, stochastic_block_model
 from seqcourse.nn.gnn import aggregate, mean_message_passing
-from seqcourse.utils import Timer, device
+from seqcourse.utils import device, time_alternately
 
 
 def edge_list_layer(edge_index: torch.Tensor, H: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -41,16 +41,13 @@ def main() -> None:
         W = torch.randn(64, 64, generator=gen).to(dev)
         ref = mean_message_passing(A, H, W)
         torch.testing.assert_close(edge_list_layer(ei, H, W), ref, rtol=1e-4, atol=1e-4)
-        dense = sparse = 0.0
-        for _ in range(args.repeats):  # alternate, so drift in machine load hits both alike
-            with Timer(dev) as t:
-                mean_message_passing(A, H, W)
-            dense += t.elapsed
-            with Timer(dev) as t:
-                edge_list_layer(ei, H, W)
-            sparse += t.elapsed
-        ms_dense, ms_edges = 1e3 * dense / args.repeats, 1e3 * sparse / args.repeats
-        print(f"{n:>6} {ei.shape[1]:>8} {ms_dense:>9.2f} {ms_edges:>9.2f} {sparse / dense:>7.2f}")
+        layers = {
+            "dense": lambda A=A, H=H, W=W: mean_message_passing(A, H, W),
+            "edges": lambda ei=ei, H=H, W=W: edge_list_layer(ei, H, W),
+        }
+        ms = time_alternately(layers, args.repeats, dev)
+        ratio = ms["edges"] / ms["dense"]
+        print(f"{n:>6} {ei.shape[1]:>8} {ms['dense']:>9.2f} {ms['edges']:>9.2f} {ratio:>7.2f}")
 
 
 if __name__ == "__main__":

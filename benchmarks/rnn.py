@@ -12,13 +12,13 @@ oneDNN call behind torch.nn.LSTM.
 from __future__ import annotations
 
 import argparse
-import statistics
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from seqcourse.nn.recurrent import LSTM
-from seqcourse.utils import Timer
+from seqcourse.utils import time_alternately
 
 
 class PerGateLSTM(nn.Module):
@@ -60,24 +60,19 @@ def bench(dev: torch.device, repeats: int, B: int, T: int, m: int, n: int) -> No
         "per-gate LSTM": PerGateLSTM(m, n).to(dev),
     }
     x = torch.randn(B, T, m, device=dev)
-    times: dict[str, list[float]] = {k: [] for k in models}
 
-    def run(model: nn.Module) -> None:
-        model.zero_grad(set_to_none=True)
-        _first(model(x)).square().mean().backward()
+    def run(model: nn.Module) -> Callable[[], None]:
+        def step() -> None:
+            model.zero_grad(set_to_none=True)
+            _first(model(x)).square().mean().backward()
 
-    for model in models.values():  # warm-up
-        run(model)
-    for _ in range(repeats):
-        for name, model in models.items():
-            with Timer(dev) as t:
-                run(model)
-            times[name].append(t.elapsed * 1e3)
-    base = statistics.median(times["torch.nn.LSTM"])
+        return step
+
+    ms = time_alternately({name: run(model) for name, model in models.items()}, repeats, dev)
+    base = ms["torch.nn.LSTM"]
     print(f"\ndevice={dev}, B={B}, T={T}, m={m}, n={n}, forward+backward, median of {repeats}")
     print(f"{'model':<16} {'ms':>9} {'ratio to nn.LSTM':>17}")
-    for name, ts in times.items():
-        med = statistics.median(ts)
+    for name, med in ms.items():
         print(f"{name:<16} {med:>9.2f} {med / base:>17.2f}")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,27 @@ class Timer:
         self._sync()
         assert self._start is not None
         self.elapsed = time.perf_counter() - self._start
+
+
+def time_alternately(
+    fns: Mapping[str, Callable[[], object]], repeats: int = 5, sync_device: torch.device | str | None = None
+) -> dict[str, float]:
+    """Median wall time in milliseconds of each function, the functions called in turn ``repeats`` times.
+
+    Every function is called once first (warm-up, not timed). Alternating the calls, rather than timing one
+    function after the other, makes drift in the machine's load hit every candidate alike; the benchmarks
+    report ratios of these medians measured in the same run.
+    """
+    check_positive(repeats=repeats)
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            with Timer(sync_device) as t:
+                fn()
+            times[name].append(1e3 * t.elapsed)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _describe(shape: Sequence[int | str | None]) -> str:

@@ -57,3 +57,23 @@ def test_check_ndim():
     check_ndim("x", np.zeros((2, 2)), (2, 3))
     with pytest.raises(ValueError, match="2 or 3-D array, got 1-D"):
         check_ndim("x", np.zeros(2), (2, 3))
+
+
+def test_time_alternately_warms_up_alternates_and_reports_medians_in_ms():
+    from seqcourse.utils import time_alternately
+
+    calls: list[str] = []
+
+    def sleeper(name: str, seconds: float):
+        def fn() -> None:
+            calls.append(name)
+            time.sleep(seconds)
+
+        return fn
+
+    ms = time_alternately({"fast": sleeper("fast", 0.001), "slow": sleeper("slow", 0.02)}, repeats=3)
+    assert calls == ["fast", "slow"] * 4  # one warm-up round, then three alternating rounds
+    assert set(ms) == {"fast", "slow"}
+    assert 18 <= ms["slow"] < 500 and ms["fast"] < ms["slow"]
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        time_alternately({"fast": sleeper("fast", 0)}, repeats=0)
