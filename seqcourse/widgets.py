@@ -30,6 +30,26 @@ __all__ = [
 ]
 
 
+def _detached_figure(width: float, height: float) -> Figure:
+    """A figure outside pyplot (so the notebook never shows it twice), in the course style."""
+    use_course_style()
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A detached figure with one axis."""
+    fig = _detached_figure(width, height)
+    return fig, fig.add_subplot()
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
+
+
 def _all_ones_rnn(weight: float, activation: str) -> ElmanRNN:
     """The lecture's 2-2-2 Elman network without biases, every weight equal to ``weight``."""
     rnn = ElmanRNN(2, 2, 2, activation=activation, bias=False)
@@ -55,10 +75,7 @@ def _table_html(xs: torch.Tensor, hs: torch.Tensor, ys: torch.Tensor) -> str:
 
 def _plot_png(hs: torch.Tensor, ys: torch.Tensor) -> bytes:
     """PNG bytes of h_t and y_t (first component) against the time step."""
-    use_course_style()
-    fig = Figure(figsize=(4.8, 3.0))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _figure(4.8, 3.0)
     steps = range(1, len(hs) + 1)
     ax.plot(steps, hs[:, 0].tolist(), marker="o", label="记忆 h_t")
     ax.plot(steps, ys[:, 0].tolist(), marker="s", label="输出 y_t")
@@ -68,9 +85,7 @@ def _plot_png(hs: torch.Tensor, ys: torch.Tensor) -> bytes:
     ax.set_title("展开后每一步的记忆与输出")
     ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def rnn_unroll_demo(inputs: tuple[float, ...] = (1.0, 1.0, 2.0)) -> widgets.VBox:
@@ -112,12 +127,6 @@ def rnn_unroll_demo(inputs: tuple[float, ...] = (1.0, 1.0, 2.0)) -> widgets.VBox
     return widgets.VBox([controls, widgets.HBox([table, plot])])
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()
-
-
 def gradient_norm_demo(hidden_size: int = 16, seed: int = 0) -> widgets.VBox:
     """Sliders for the spectral radius ρ of W and the length T; a log plot of ||∂h_t/∂h_0||_F against t.
 
@@ -148,10 +157,7 @@ def gradient_norm_demo(hidden_size: int = 16, seed: int = 0) -> widgets.VBox:
             net.W.copy_(rho.value * Q)
         norms = state_jacobian_norms(net, x_all[:, : length.value])  # (T,)
         steps = torch.arange(1, length.value + 1)
-        use_course_style()
-        fig = Figure(figsize=(5.2, 3.2))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        fig, ax = _figure(5.2, 3.2)
         ax.semilogy(steps.tolist(), norms.tolist(), marker=".", label="实测 ||∂h_t/∂h_0||")
         ref = (rho.value ** steps.double()) * hidden_size**0.5  # (T,)
         ax.semilogy(steps.tolist(), ref.tolist(), "--", label="线性网络的理论值 ρ^t √n")
@@ -197,10 +203,7 @@ def temperature_demo(
     def update(_change: object = None) -> None:
         probs = torch.softmax(logits / slider.value, dim=0)  # (V,)
         entropy = float(-(probs * torch.log2(probs.clamp_min(1e-300))).sum())
-        use_course_style()
-        fig = Figure(figsize=(5.6, 3.0))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        fig, ax = _figure(5.6, 3.0)
         ax.bar(range(len(order)), probs[order].tolist())
         ax.set_xticks(range(len(order)), [n.replace(" ", "␣") for n in names])
         ax.set_ylim(0, 1)
@@ -215,14 +218,6 @@ def temperature_demo(
     slider.observe(update, names="value")
     update()
     return widgets.VBox([slider, text, plot])
-
-
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
-    """A detached figure (no pyplot state, nothing shown twice) with one axis, in the course style."""
-    use_course_style()
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
 
 
 def forget_gate_demo(hidden_size: int = 8, length: int = 60, seed: int = 0) -> widgets.VBox:
@@ -372,9 +367,7 @@ def attention_query_demo(
         t, h = slider.value - 1, (head.value or 1) - 1
         row = a[h, t]  # (S,)
         best = int(row.argmax())
-        use_course_style()
-        fig = Figure(figsize=(8.4, 3.2))
-        FigureCanvasAgg(fig)
+        fig = _detached_figure(8.4, 3.2)
         ax_map, ax_bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
         ax_map.imshow(a[h].numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         ax_map.add_patch(Rectangle((-0.5, t - 0.5), a.shape[2], 1, fill=False, edgecolor="#d62728", lw=2))
