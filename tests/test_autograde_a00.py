@@ -27,6 +27,7 @@ from seqcourse.grading.course import (
     submit,
 )
 from seqcourse.grading.mutants import Mutant, answer_cells, apply_edits, fill_release
+from seqcourse.grading.release import secret_lines
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +99,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return scores(course, AID)
 
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 FEEDBACK: dict[str, str] = {}  # student -> feedback HTML written by plain `nbgrader generate_feedback`
 
 
@@ -106,10 +106,7 @@ def test_plain_nbgrader_feedback_shows_no_hidden_tests(graded: dict[str, dict]) 
     """nbgrader_config.py strips hidden tests from feedback (nbgrader's default would show them)."""
     assert set(FEEDBACK) == {"solution", "blank", "wrong"}
     source = nbformat.read(repo_root() / SOURCE_DIR / AID / NB, as_version=4)
-    blocks = HIDDEN.findall("\n".join(c.source for c in source.cells))
-    public = {ln.strip() for c in source.cells for ln in HIDDEN.sub("", c.source).splitlines()}
-    hidden_lines = {ln.strip() for block in blocks for ln in block.splitlines() if len(ln.strip()) > 20}
-    hidden_lines -= public
+    hidden_lines = {ln for ln in secret_lines(source, regions=("HIDDEN TESTS",)) if len(ln) > 20}
     assert len(hidden_lines) > 10
     for student, page in FEEDBACK.items():
         text = html.unescape(re.sub(r"<[^>]+>", "", page))

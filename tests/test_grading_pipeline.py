@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from seqcourse.grading.release import secret_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "a00_warmup" / "a00_warmup.ipynb"
 RELEASE = ROOT / "assignments" / "a00_warmup" / "a00_warmup.ipynb"
@@ -165,13 +167,7 @@ def test_secrets_unreadable_and_nothing_written_outside(graded):
 
 def test_feedback_hides_hidden_tests_and_summary_is_offline(graded):
     out, source = graded["out"], nbformat.read(SOURCE, as_version=4)
-    hidden = [
-        ln.strip()
-        for c in source.cells
-        if "### BEGIN HIDDEN TESTS" in c.source
-        for ln in c.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS")[0].splitlines()
-        if "rng" in ln or "_oracle." in ln
-    ]
+    hidden = [ln for ln in secret_lines(source, regions=("HIDDEN TESTS",)) if "rng" in ln or "_oracle." in ln]
     assert hidden, "the a00 source should have hidden tests"
     for student in ("h_solution", "m_patch_checkers"):
         page = (out / "feedback" / student / "a00_warmup.html").read_text(encoding="utf-8")

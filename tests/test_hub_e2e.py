@@ -22,8 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
+import nbformat
 import pytest
 import yaml
+
+from seqcourse.grading.release import secret_lines
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -358,11 +361,6 @@ def _hidden_test_lines() -> list[str]:
     """Distinctive code lines that only exist inside the source's hidden-test blocks."""
     lines = []
     for path in (ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"):
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            src = "".join(cell["source"])
-            for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", src, re.S):
-                lines += [x.strip() for x in block.splitlines() if len(x.strip()) > 25]
-    released = "".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "assignments" / ASSIGNMENT).glob("*.ipynb")
-    )
-    return [x for x in lines if json.dumps(x)[1:-1] not in released]
+        hidden = secret_lines(nbformat.read(path, as_version=4), regions=("HIDDEN TESTS",))
+        lines += sorted(x for x in hidden if len(x) > 25)
+    return lines

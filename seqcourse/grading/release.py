@@ -23,7 +23,7 @@ from seqcourse.grading.course import RELEASE_DIR, SOURCE_DIR, PathLike, generate
 
 __all__ = ["assignment_ids", "diff_release", "stale_files", "secret_lines", "main"]
 
-_SECRET = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+SECRET_REGIONS = ("SOLUTION", "HIDDEN TESTS")
 
 
 def assignment_ids(source_root: PathLike) -> list[str]:
@@ -32,17 +32,19 @@ def assignment_ids(source_root: PathLike) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
-    """Stripped lines inside solution or hidden-test regions that occur nowhere else in the source notebook.
+def secret_lines(source_nb: nbformat.NotebookNode, regions: tuple[str, ...] = SECRET_REGIONS) -> set[str]:
+    """Stripped lines inside ``### BEGIN <region>`` blocks that occur nowhere else in the source notebook.
 
-    These must never appear in a release or on the built site.
+    With the default regions (solutions and hidden tests) these must never appear in a release or on the built
+    site; with ``regions=("HIDDEN TESTS",)`` they must never appear in a student's feedback.
     """
+    pattern = re.compile(rf"### BEGIN ({'|'.join(map(re.escape, regions))})\n(.*?)### END \1", re.S)
     secret, public = set(), set()
     for cell in source_nb.cells:
         text = cell.source + "\n"
-        for match in _SECRET.finditer(text):
+        for match in pattern.finditer(text):
             secret.update(line.strip() for line in match.group(2).splitlines())
-        public.update(line.strip() for line in _SECRET.sub("", text).splitlines())
+        public.update(line.strip() for line in pattern.sub("", text).splitlines())
     return {line for line in secret - public if len(line) > 3}
 
 
