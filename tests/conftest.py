@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,3 +52,27 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
+
+
+# --- the built site (make book), served on 127.0.0.1 for the browser tests --------------------------------
+SITE_HTML = ROOT / "_build" / "html"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url() -> Iterator[str]:
+    """The base URL of ``_build/html`` served on 127.0.0.1 (the test fails when the site was not built)."""
+    if not (SITE_HTML / "index.html").is_file():
+        pytest.fail("no built site in _build/html: run `make book` (make test does it first)")
+    handler = functools.partial(_QuietHandler, directory=str(SITE_HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
