@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))  # the book's Sphinx extension, seqcourse_site, for its tests
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",  # tests run as root in CI containers

@@ -75,9 +75,24 @@ def apply_deployment(config: Any) -> list[str]:
             notices.append("seqcourse: no Colab buttons: Colab opens notebooks from GitHub only.")
     options["launch_buttons"] = buttons
     substitutions = dict(getattr(config, "myst_substitutions", {}) or {})
-    substitutions.update(
-        repository_url=repository or "（课程公开仓库的地址，由课程发布时配置）",
-        install_command=install_command(repository) if repository else install_command("https://github.com/<组织>/<仓库>"),
-    )
+    substitutions.update(intro_substitutions(repository))
     config.myst_substitutions = substitutions
     return notices
+
+
+def intro_substitutions(repository: str) -> dict[str, str]:
+    """The intro page's deployment-dependent phrases (MyST substitutions), in Markdown."""
+    if repository:
+        return {
+            "repository_url": f"<{repository}>",
+            "colab_install": f"`%{install_command(repository)}`",
+            "deployment_note": "",
+        }
+    return {
+        "repository_url": "由课程发布时配置",
+        "colab_install": '`%pip install "seqcourse @ git+https://github.com/<组织>/<仓库>.git"`',
+        "deployment_note": (
+            "> **注意**：这一版教材构建时没有配置课程公开仓库，所以页面上没有启动按钮；"
+            "上面安装命令里的 `<组织>/<仓库>` 要换成课程公开仓库（学生版）的地址，课程发布时会告诉你。"
+        ),
+    }
