@@ -1,17 +1,15 @@
-"""The built site (``make book``) works offline: local MathJax and widgets, Chinese search, no solutions.
+"""Static checks of the built site (``make book``): every page built, no remote asset, a segmented Chinese
+search index, no solutions. The browser checks of every page are in ``test_site_pages.py`` and
+``test_site_search.py``.
 
 These tests read ``_build/html``; ``make test`` builds it first, ``make unit`` deselects them.
 """
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
 import json
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -34,39 +32,6 @@ def _toc_files() -> list[str]:
     return files
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    if not (HTML / "index.html").is_file():
-        pytest.fail("no built site in _build/html: run `make book` (make test does it first)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-    handler.log_message = lambda *a: None  # keep pytest output clean
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-def _open_offline(browser, url: str, base: str):
-    """Open ``url`` in a fresh page that aborts (and records) every request leaving ``base``."""
-    page = browser.new_page()
-    remote: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith((base + "/", "data:", "blob:", "about:")):
-            r.continue_()
-        else:
-            remote.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    return page, remote
-
-
 def test_every_toc_page_was_built():
     missing = [f for f in _toc_files() if not (HTML / f"{f}.html").is_file()]
     assert not missing, f"pages in _toc.yml missing from the build: {missing}"
@@ -77,36 +42,6 @@ def test_no_page_references_a_remote_asset():
     pages = HTML.rglob("*.html")
     offenders = [str(p.relative_to(HTML)) for p in pages if pattern.search(p.read_text("utf-8"))]
     assert not offenders, f"pages load remote assets: {offenders}"
-
-
-@pytest.mark.browser
-def test_pages_render_math_plots_and_widgets_with_the_network_off(browser, site):
-    for name in _toc_files():
-        page, remote = _open_offline(browser, f"{site}/{name}.html", site)
-        assert not remote, f"{name} requested remote resources: {remote}"
-        page.close()
-    page, _ = _open_offline(browser, f"{site}/book/rnn_basics.html", site)
-    page.wait_for_selector("mjx-container", timeout=20_000)
-    assert page.locator("mjx-container").count() > 5, "MathJax did not typeset the chapter"
-    page.wait_for_selector(".jupyter-widgets", timeout=20_000)
-    assert page.locator(".jupyter-widgets").count() >= 1, "the widget manager did not render any widget"
-    images = page.locator("img").evaluate_all("imgs => imgs.map(i => [i.src, i.naturalWidth])")
-    plots = [src for src, width in images if "_images/" in src or src.startswith("data:image/png")]
-    assert plots and all(width > 0 for src, width in images if src in plots), "chapter figures did not load"
-    out = ROOT / "test-artifacts"
-    out.mkdir(exist_ok=True)
-    page.screenshot(path=str(out / "pilot-chapter.png"), full_page=True)
-    page.close()
-
-
-@pytest.mark.browser
-def test_chinese_full_text_search_finds_the_pilot_chapter(browser, site):
-    page, remote = _open_offline(browser, f"{site}/search.html?q=循环神经网络", site)
-    page.wait_for_selector("#search-results .search li", timeout=20_000)
-    text = page.locator("#search-results").inner_text()
-    assert "循环神经网络基础" in text
-    assert not remote
-    page.close()
 
 
 def test_search_index_is_segmented_into_chinese_words():

@@ -1,7 +1,8 @@
 """The book's local Sphinx extension: Chinese search, deployment settings, theme fixes and the layout CSS.
 
 Jupyter Book 1 loads it through ``sphinx.local_extensions`` in ``_config.yml``. Everything here runs at build
-time; the only JavaScript it ships is the query splitter of the Chinese search (``zh_search.js``).
+time; in the browser run only the query splitter of the Chinese search (``zh_search.js``, inside
+language_data.js) and the wide-figure rule of ``static/seqcourse.js``.
 """
 
 from __future__ import annotations
@@ -59,4 +60,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.add_css_file("seqcourse.css")
+    app.add_js_file("seqcourse.js", defer="defer")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
