@@ -13,7 +13,7 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8000
 PYTEST_ARGS  ?=
 
-.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade hub hub-stop bench clean help
+.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade student-edition hub hub-stop bench clean help
 
 help:
 	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
@@ -22,6 +22,7 @@ help:
 	@echo "make serve   - serve the built site on http://$(HOST):$(PORT)"
 	@echo "make release - regenerate assignments/ from solutions/ with nbgrader"
 	@echo "make grade ASSIGNMENT=a00_warmup SUBMISSIONS=dir OUT=dir - grade submissions securely"
+	@echo "make student-edition DEST=dir - write the public student repository (no solutions, no hidden tests)"
 	@echo "make hub     - (root) start the course hub on http://$(HOST):$(HUB_PORT) with demo users; make hub-stop"
 	@echo "make bench   - run the speed and memory benchmarks"
 
@@ -89,6 +90,11 @@ grade: python-env
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" -a -n "$(OUT)" || \
 	  { echo "usage: make grade ASSIGNMENT=a00_warmup SUBMISSIONS=path OUT=dir [WORKERS=n]"; exit 2; }
 	$(VENV)/bin/seqcourse-grade $(ASSIGNMENT) $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS))
+
+# The public student repository: book, released assignments, package; checked for solution / hidden-test lines
+student-edition: python-env
+	@test -n "$(DEST)" || { echo "usage: make student-edition DEST=dir (a new or empty folder)"; exit 2; }
+	$(PY) -m seqcourse.grading.edition $(DEST)
 
 # --- The course hub (root: one OS account per hub user) --------------------------------------------------------
 HUB_DIR      ?= /tmp/seqcourse-hub
