@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import json
+import posixpath
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from seqcourse.grading.release import secret_lines
 
@@ -35,6 +37,17 @@ def _toc_files() -> list[str]:
 def test_every_toc_page_was_built():
     missing = [f for f in _toc_files() if not (HTML / f"{f}.html").is_file()]
     assert not missing, f"pages in _toc.yml missing from the build: {missing}"
+
+
+def test_the_intro_course_plan_links_every_page_of_the_toc():
+    """The intro's plan is the table of contents itself (``{tableofcontents}``), so it cannot drift."""
+    soup = BeautifulSoup((HTML / "book" / "intro.html").read_text(encoding="utf-8"), "html.parser")
+    heading = next(h for h in soup.find_all("h2") if "课程计划" in h.get_text())
+    hrefs = [a["href"].split("#")[0] for a in heading.parent.find_all("a", href=True)]
+    linked = {posixpath.normpath(posixpath.join("book", h)).removesuffix(".html") for h in hrefs if h}
+    missing = [f for f in _toc_files()[1:] if f not in linked]
+    assert not missing, f"the intro's course plan lacks {missing}"
+    assert "即将推出" not in soup.get_text(), "the plan lists what exists, not what is promised"
 
 
 def test_no_page_references_a_remote_asset():
