@@ -12,7 +12,8 @@ q(h | x) = N(mu(x), diag sigma^2(x)), a Bernoulli decoder p(x | h) and the loss
     h = mu + sigma * eps, eps ~ N(0, I)          (the reparameterisation trick)
 
 -L(x) is the evidence lower bound (ELBO) on log p(x) with the KL term in closed form;
-:meth:`VAE.elbo_monte_carlo` estimates the same bound by sampling every term, log p(x|h) + log p(h) - log q(h|x).
+:meth:`VAE.elbo_monte_carlo` estimates the same bound by sampling every term,
+log p(x|h) + log p(h) - log q(h|x).
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def elbo_monte_carlo(self, x: torch.Tensor, n_samples: int = 1000,
                          generator: torch.Generator | None = None) -> torch.Tensor:
-        """ELBO(x) = E_q[log p(x | h) + log N(h; 0, I) - log q(h | x)], averaged over ``n_samples`` draws h ~ q.
+        """ELBO(x) = E_q[log p(x | h) + log N(h; 0, I) - log q(h | x)], averaged over ``n_samples`` h ~ q.
 
         Every term is sampled (no closed-form KL), so this is an independent check of -:meth:`loss`; (B,).
         ``generator``, if given, must live on x's device.

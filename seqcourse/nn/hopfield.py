@@ -72,7 +72,7 @@ def hebbian_weights(patterns: torch.Tensor) -> torch.Tensor:
 
 
 def projection_weights(patterns: torch.Tensor) -> torch.Tensor:
-    """Projection (pseudo-inverse) rule W = Xi^+ Xi with zero diagonal; ``patterns`` Xi (P, N); returns (N, N).
+    """Projection (pseudo-inverse) rule W = Xi^+ Xi, zero diagonal; ``patterns`` Xi (P, N); returns (N, N).
 
     Xi^+ Xi is the orthogonal projection onto the span of the patterns, so W xi^mu = xi^mu - diag(W) xi^mu
     before the diagonal is removed: each unit's field has the sign of xi^mu_i whenever the projection's
@@ -136,7 +136,7 @@ def trajectory(W: torch.Tensor, s: torch.Tensor, n_sweeps: int = 3, every: int =
     """States of the asynchronous dynamics, one row after every ``every`` single-unit updates.
 
     Runs ``n_sweeps`` sweeps (each a fresh random order of all N units) from ``s`` (N,) and returns
-    (1 + n_sweeps * N // every, N): the first row is ``s`` itself. Rows keep changing only until a fixed point.
+    (1 + n_sweeps * N // every, N): the first row is ``s`` itself; rows stop changing at a fixed point.
     """
     _check_weights(W, s)
     check_ndim("s", s, 1)

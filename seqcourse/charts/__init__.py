@@ -1,0 +1,1 @@
+"""Interactive Altair (Vega-Lite) figures for the book: every state precomputed, chosen by bound params."""
