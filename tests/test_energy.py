@@ -314,3 +314,29 @@ def test_dbn_pretrain_then_finetune_classifies_digits():
     fit(clf, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=10, lr=2e-2, progress=False)
     acc = (clf(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
     assert acc >= 0.85, acc
+
+
+def test_modern_update_is_attention_over_the_stored_patterns():
+    gen = torch.Generator().manual_seed(6)
+    X = torch.randn(5, 16, generator=gen, dtype=torch.float64)
+    xi = torch.randn(3, 16, generator=gen, dtype=torch.float64)
+    ref = F.scaled_dot_product_attention(xi[None], X[None], X[None], scale=0.7)[0]  # PyTorch's attention
+    torch.testing.assert_close(hopfield.modern_update(X, xi, beta=0.7), ref)
+    torch.testing.assert_close(hopfield.modern_update(X, xi[0], beta=0.7), ref[0])
+    # with a large beta, one update retrieves the stored pattern nearest to a noisy copy
+    noisy = X[2] + 0.3 * torch.randn(16, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(hopfield.modern_update(X, noisy, beta=50.0), X[2])
+    with pytest.raises(ValueError, match="N = 16"):
+        hopfield.modern_update(X, torch.zeros(15))
+
+
+def test_dbn_generate_runs_top_down():
+    gen = torch.Generator().manual_seed(0)
+    dbn = DBN([6, 4, 3], generator=gen)
+    with torch.no_grad():
+        for rbm in dbn.rbms:
+            rbm.W.normal_(generator=gen)
+    out = dbn.generate(5, burn_in=3, generator=torch.Generator().manual_seed(1))
+    top = dbn.rbms[1].sample(5, burn_in=3, generator=torch.Generator().manual_seed(1))  # (5, 4)
+    torch.testing.assert_close(out, dbn.rbms[0].p_v_given_h(top))
+    assert out.shape == (5, 6)

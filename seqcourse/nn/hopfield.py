@@ -13,6 +13,10 @@ Random patterns are stable up to a load P/N of about 0.138 (Amit, Gutfreund and 
 Correlated patterns (such as images of digits, which share their background) interfere far sooner; the
 projection rule W = Xi^+ Xi (Personnaz, Guyon and Dreyfus, 1985) makes every stored pattern a fixed point
 as long as the patterns are linearly independent.
+
+The modern (continuous) Hopfield network of Ramsauer et al. (2021) stores the patterns as the rows of X (P, N)
+and updates a state xi (N,) by xi <- X^T softmax(beta X xi): attention with the state as the query and the
+stored patterns as keys and values.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = [
     "overlap",
     "random_patterns",
     "capacity_experiment",
+    "modern_update",
 ]
 
 
@@ -203,3 +208,17 @@ def capacity_experiment(
             recalled += int((overlap(final, xi) >= min_overlap).sum())
         results.append((float(alpha), recalled / (P * trials)))
     return results
+
+
+def modern_update(X: torch.Tensor, xi: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """One update of the modern Hopfield network: xi <- X^T softmax(beta X xi).
+
+    ``X`` (P, N) stored patterns (any real values), ``xi`` (N,) or a batch of states (B, N); returns the same
+    shape as ``xi``. This is softmax attention with query xi, keys and values X and scale beta.
+    """
+    check_ndim("X", X, 2)
+    check_ndim("xi", xi, (1, 2))
+    if xi.shape[-1] != X.shape[1]:
+        raise ValueError(f"xi must have N = {X.shape[1]} entries in its last axis, got {tuple(xi.shape)}")
+    p = torch.softmax(beta * xi @ X.T, dim=-1)  # (P,) or (B, P): the attention weights over stored patterns
+    return p @ X  # (N,) or (B, N)

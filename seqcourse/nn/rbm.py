@@ -208,6 +208,18 @@ class DBN(nn.Module):
             v = rbm.p_h_given_v(v)
         return v
 
+    @torch.no_grad()
+    def generate(self, n: int, burn_in: int = 200, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Top-down generation: sample the top RBM, then pass p(h_{l-1} | h_l) down to the pixels; (n, d).
+
+        The top RBM is an undirected associative memory; the layers below act as a directed sigmoid network
+        from h_L to v, which is how a DBN generates (the upward pass of :meth:`transform` recognises).
+        """
+        x = self.rbms[-1].sample(n, burn_in, generator)  # (n, p_{L-1}): visible means of the top RBM
+        for rbm in reversed(self.rbms[:-1]):
+            x = rbm.p_v_given_h(x)  # (n, d_l)
+        return x
+
     def to_classifier(self, n_classes: int) -> nn.Sequential:
         """A feed-forward classifier initialised from the RBMs (Linear with W^T and c, then sigmoid, per
         layer) plus a fresh output layer, ready for fine-tuning on labelled data."""
