@@ -332,11 +332,11 @@ def test_modern_update_is_attention_over_the_stored_patterns():
 
 def test_dbn_generate_runs_top_down():
     gen = torch.Generator().manual_seed(0)
-    dbn = DBN([6, 4, 3], generator=gen)
+    dbn = DBN([6, 5, 4, 3], generator=gen)
     with torch.no_grad():
         for rbm in dbn.rbms:
             rbm.W.normal_(generator=gen)
     out = dbn.generate(5, burn_in=3, generator=torch.Generator().manual_seed(1))
-    top = dbn.rbms[1].sample(5, burn_in=3, generator=torch.Generator().manual_seed(1))  # (5, 4)
-    torch.testing.assert_close(out, dbn.rbms[0].p_v_given_h(top))
+    top = dbn.rbms[2].sample(5, burn_in=3, generator=torch.Generator().manual_seed(1))  # (5, 4)
+    torch.testing.assert_close(out, dbn.rbms[0].p_v_given_h(dbn.rbms[1].p_v_given_h(top)))
     assert out.shape == (5, 6)
