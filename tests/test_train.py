@@ -65,3 +65,24 @@ def test_live_curve_is_silent_outside_jupyter():
     model = nn.Linear(2, 1)
     history = fit(model, _regression_batches(2), _mse_step, epochs=2, live=True, progress=False)
     assert len(history.train_loss) == 2
+
+
+def test_fit_classifier_and_accuracy_on_separable_data():
+    from seqcourse.train import accuracy, fit_classifier
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 2, generator=gen)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    assert accuracy(model, X, y) == pytest.approx(float((y == 0).float().mean()))  # all logits tie: class 0
+    hist = fit_classifier(model, X, y, epochs=30, lr=0.05, batch_size=50)
+    assert len(hist.train_loss) == 30 and hist.train_loss[-1] < 0.5 * hist.train_loss[0]
+    assert accuracy(model, X, y) >= 0.97
+    model.train()
+    accuracy(model, X, y)
+    assert model.training  # the mode is restored
+    with pytest.raises(ValueError, match="same number of rows"):
+        fit_classifier(model, X, y[:5])
