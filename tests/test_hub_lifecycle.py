@@ -73,7 +73,7 @@ def test_setup_starts_clean_releases_and_stop_removes_everything(state: Path) ->
     accounts = _accounts()
     assert set(accounts) == set(demo.USERS)
     for user, entry in accounts.items():
-        assert entry.pw_dir == str(state / "home" / user), f"{user}'s home is {entry.pw_dir}, not in the state"
+        assert entry.pw_dir == str(state / "home" / user), f"{user}: home {entry.pw_dir} is outside the state"
         assert Path(entry.pw_dir).stat().st_uid == entry.pw_uid
     outbound = state / "exchange" / demo.COURSE_ID / "outbound" / ASSIGNMENT
     assert sorted(p.name for p in outbound.glob("*.ipynb")) == [f"{ASSIGNMENT}.ipynb"], "not released"
@@ -94,7 +94,7 @@ def test_setup_starts_clean_releases_and_stop_removes_everything(state: Path) ->
     assert not state.exists(), "stop left the state folder behind"
     group_now = any(g.gr_name == demo.INSTRUCTORS_GROUP for g in grp.getgrall())
     assert group_now == group_existed, "stop removed a group it did not create, or kept one it did"
-    assert _machine_snapshot() == before, "setup/stop changed accounts, groups or homes that are not the demo's"
+    assert _machine_snapshot() == before, "setup/stop changed accounts, groups or homes not the demo's"
 
 
 def test_setup_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
