@@ -276,3 +276,22 @@ def test_student_names_are_escaped_in_the_report(tmp_path: Path) -> None:
 def test_missing_submissions_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="one folder per student"):
         similarity.load_submissions(tmp_path / "nope")
+
+
+@pytest.mark.browser
+def test_report_in_chromium_loads_nothing_remote(browser, corpus, tmp_path: Path) -> None:
+    """The report as an instructor opens it; the screenshot goes to test-artifacts/instructor/."""
+    out = tmp_path / "report"
+    release = str(corpus["template"].parents[1])
+    similarity.main(["hw", str(corpus["subs"]), "--out", str(out), "--release", release])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((out / "similarity.html").as_uri())
+    assert page.locator("table tr").count() > 1
+    assert page.locator("mark").first.is_visible()
+    shots = Path(__file__).resolve().parents[1] / "test-artifacts" / "instructor"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "similarity.png"), full_page=True)
+    page.close()
+    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
