@@ -229,7 +229,7 @@ def _histogram_svg(scores: Sequence[float], bins: int = 20) -> str:
 
 def _side(doc: str, slices: np.ndarray) -> str:
     if slices.shape[1] == 0:
-        return html.escape(doc)
+        return "（无共享片段 no shared region）"
     marked, _ = highlight_overlap(doc, slices, "\x00", "\x01", truncate=4)
     return html.escape(marked).replace("\x00", "<mark>").replace("\x01", "</mark>")
 
@@ -237,7 +237,7 @@ def _side(doc: str, slices: np.ndarray) -> str:
 def write_html(pairs: Sequence[Pair], path: Path, assignment: str, top: int = 20) -> None:
     """The instructor's report: histogram, top pairs, matched regions side by side. Self-contained HTML."""
     rows, details = [], []
-    for n, p in enumerate(pairs[:top], start=1):
+    for n, p in enumerate([p for p in pairs if p.score > 0][:top], start=1):
         rows.append(
             f'<tr><td><a href="#pair-{n}">{n}</a></td><td>{html.escape(p.a.student)} ({p.a.term})</td>'
             f"<td>{html.escape(p.b.student)} ({p.b.term})</td><td>{p.score:.0%}</td>"
