@@ -1,7 +1,8 @@
 """Tests for seqcourse.charts.energy: the rows each control setting shows are the precomputed states.
 
-``visible`` evaluates a chart's Vega-Lite filters (conjunctions of ``datum.field === param``) for a given
-setting of the params, so the tests check what the reader sees after moving a slider, without a browser.
+``visible`` evaluates a chart's Vega-Lite filters (``seqcourse.charts.matches`` expressions) for a given
+setting of the params, so the tests check which precomputed rows the reader sees after moving a control;
+``test_every_control_value_draws_a_different_figure`` then draws the charts in the real vega runtime.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ import pytest
 
 from seqcourse.charts import energy as ce
 
-FILTER = re.compile(r"datum\.(\w+) === (\w+)")
+EQUAL = re.compile(r'^datum\["(\w+)"\] == (\w+)$')
+NEAR = re.compile(r'^abs\(datum\["(\w+)"\] - (\w+)\) < ([0-9.]+)$')
 
 
-def views(spec: dict, data: list | None = None, filters: tuple = ()):
+def views(spec: dict, data: list | None = None, filters: tuple = (), datasets: dict | None = None):
     """Yield (rows, filters) of every mark view, with data and filters inherited from layers and facets."""
-    data = spec.get("data", {}).get("values", data)
+    datasets = spec.get("datasets", datasets)
+    source = spec.get("data", {})
+    data = source["values"] if "values" in source else datasets[source["name"]] if "name" in source else data
     filters = filters + tuple(t["filter"] for t in spec.get("transform", []) if "filter" in t)
     for key in ("hconcat", "vconcat", "layer"):
         for child in spec.get(key, []):
-            yield from views(child, data, filters)
+            yield from views(child, data, filters, datasets)
     if "spec" in spec:
-        yield from views(spec["spec"], data, filters)
+        yield from views(spec["spec"], data, filters, datasets)
     if "mark" in spec:
         yield data, filters
 
@@ -33,9 +37,17 @@ def visible(spec: dict, setting: dict) -> list[list[dict]]:
     """The rows each mark view keeps when the params take the values in ``setting``."""
     out = []
     for rows, filters in views(spec):
-        conds = [m for f in filters for m in FILTER.findall(f)]
-        assert all(param in setting for _, param in conds), conds  # every filter uses a bound param
-        out.append([r for r in rows if all(r[field] == setting[param] for field, param in conds)])
+        keep = rows
+        for f in filters:
+            if m := EQUAL.match(f):
+                field, param = m.groups()
+                keep = [r for r in keep if r[field] == setting[param]]
+            elif m := NEAR.match(f):
+                field, param, tol = m.groups()
+                keep = [r for r in keep if abs(r[field] - setting[param]) < float(tol)]
+            else:
+                raise AssertionError(f"unexpected filter {f!r}")
+        out.append(keep)
     return out
 
 
@@ -71,6 +83,7 @@ def test_hopfield_recall_chart_shows_the_chosen_state_and_energy():
     spec = ce.hopfield_recall_chart(S, E, flips).to_dict()
     bind = params(spec)
     assert bind["flips"] == {"input": "range", "min": 0, "max": 16, "step": 8, "name": "翻转的像素数 "}
+    assert set(bind) == {"flips", "step"}
     assert (bind["step"]["min"], bind["step"]["max"], bind["step"]["step"]) == (0, 4, 1)
     for level, f in enumerate(flips):
         for t in range(5):
@@ -116,3 +129,27 @@ def test_latent_interpolation_chart_walks_the_chosen_path():
             np.testing.assert_allclose(image_of(decoded), images[k, t], atol=1e-3)
     with pytest.raises(ValueError, match="need codes"):
         ce.latent_interpolation_chart(codes[:, :1], labels, paths, images, names)
+
+
+def _small_charts():
+    rng = np.random.default_rng(3)
+    S = np.sign(rng.standard_normal((2, 3, 64)))
+    yield ce.hopfield_recall_chart(S, rng.standard_normal((2, 3)), [0, 8])
+    outputs = {"去噪自编码器": rng.random((2, 2, 64))}
+    yield ce.denoising_chart(rng.random((2, 64)), rng.random((2, 2, 64)), outputs, [0.0, 0.4])
+    paths, images = rng.standard_normal((2, 3, 2)), rng.random((2, 3, 64))
+    yield ce.latent_interpolation_chart(rng.standard_normal((20, 2)), np.arange(20) % 10, paths, images,
+                                        ["0 → 1", "3 → 8"])
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_every_control_value_draws_a_different_figure(index):
+    from chart_states import control_values, params, svgs
+
+    chart = list(_small_charts())[index]
+    bound = params(chart)
+    defaults = {name: p["value"] for name, p in bound.items()}
+    for name, p in bound.items():
+        states = [{**defaults, name: v} for v in control_values(p)]
+        drawn = svgs(chart, states)
+        assert len(set(drawn)) == len(drawn), f"moving {name} does not change the figure"

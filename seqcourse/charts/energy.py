@@ -13,6 +13,8 @@ import altair as alt
 import numpy as np
 import torch
 
+from seqcourse.charts import choice, inline_data, matches, slider
+
 __all__ = ["image_records", "hopfield_recall_chart", "denoising_chart", "latent_interpolation_chart"]
 
 Array = np.ndarray | torch.Tensor
@@ -41,32 +43,25 @@ def image_records(images: Array, image_shape: tuple[int, int],
                          f"got {arr.shape}")
     rows = []
     for idx in np.ndindex(*lead):
-        base = {name: _plain(labels[i]) for (name, labels), i in zip(keys, idx, strict=True)}
+        base = {name: labels[i] for (name, labels), i in zip(keys, idx, strict=True)}
         for p, value in enumerate(arr[idx].tolist()):
             rows.append({**base, "row": p // W, "col": p % W, "value": round(float(value), 3)})
     return rows
 
 
-def _plain(x: object) -> object:
-    """Labels as JSON-ready Python scalars (numpy and torch scalars become int / float / str)."""
-    return x.item() if hasattr(x, "item") else x
-
-
 def _heatmap(values: list[dict], title: str, domain: tuple[float, float]) -> alt.Chart:
-    return alt.Chart(alt.Data(values=values), title=title).mark_rect().encode(
+    return alt.Chart(inline_data(values), title=title).mark_rect().encode(
         x=alt.X("col:O", axis=None),
         y=alt.Y("row:O", axis=None),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=list(domain)), legend=None),
     ).properties(width=8 * PIXEL, height=8 * PIXEL)
 
 
-def _range_param(name: str, values: Sequence[int], label: str) -> alt.Parameter:
-    steps = np.diff(np.asarray(values))
-    if len(values) < 2 or not (steps == steps[0]).all() or steps[0] <= 0:
-        raise ValueError(f"{name} must be at least two increasing, evenly spaced values, got {list(values)}")
-    return alt.param(name=name, value=int(values[0]),
-                     bind=alt.binding_range(min=int(values[0]), max=int(values[-1]), step=int(steps[0]),
-                                            name=label))
+def _slider(name: str, grid: Sequence[int], label: str) -> tuple[alt.Parameter, str]:
+    """A slider over the integer ``grid`` and the filter expression that keeps the rows of its value."""
+    param = slider(name, [int(g) for g in grid], value=int(grid[0]), label=label)
+    step = int(grid[1]) - int(grid[0]) if len(grid) > 1 else 1
+    return param, matches(name, param, tolerance=step / 2)
 
 
 def hopfield_recall_chart(states: Array, energies: Array, flips: Sequence[int],
@@ -82,19 +77,18 @@ def hopfield_recall_chart(states: Array, energies: Array, flips: Sequence[int],
         raise ValueError(f"need states (L, T, N), energies (L, T) and L flips; got {S.shape}, {E.shape} "
                          f"and {len(flips)} flips")
     steps = list(range(S.shape[1]))
-    level = _range_param("flips", list(flips), "翻转的像素数 ")
-    step = _range_param("step", steps, "更新快照 ")
+    level, at_level = _slider("flips", list(flips), "翻转的像素数")
+    step, at_step = _slider("step", steps, "更新快照")
     pixels = image_records(S, image_shape, [("flips", list(flips)), ("step", steps)])
-    image = _heatmap(pixels, "网络状态", (-1.0, 1.0)).add_params(level, step).transform_filter(
-        (alt.datum.flips == level) & (alt.datum.step == step))
+    image = _heatmap(pixels, "网络状态", (-1.0, 1.0)).add_params(level, step) \
+        .transform_filter(at_level).transform_filter(at_step)
     curve_rows = [{"flips": int(f), "step": t, "energy": round(float(E[l_, t]), 4)}
                   for l_, f in enumerate(flips) for t in steps]
-    base = alt.Chart(alt.Data(values=curve_rows), title="能量 E(s)")
-    base = base.transform_filter(alt.datum.flips == level)
+    base = alt.Chart(inline_data(curve_rows), title="能量 E(s)").transform_filter(at_level)
     line = base.mark_line().encode(x=alt.X("step:Q", title="更新快照"), y=alt.Y("energy:Q", title="能量",
                                                                                 scale=alt.Scale(zero=False)))
     dot = base.mark_point(size=90, filled=True, color="#d62728").encode(x="step:Q", y="energy:Q") \
-        .transform_filter(alt.datum.step == step)
+        .transform_filter(at_step)
     return alt.hconcat(image, (line + dot).properties(width=260, height=8 * PIXEL))
 
 
@@ -113,16 +107,16 @@ def denoising_chart(clean: Array, noisy: Array, outputs: dict[str, Array], level
     stacked = np.stack([np.asarray(v) for v in panels.values()], axis=1)  # (L, kinds, K, H*W)
     rows = image_records(stacked, image_shape,
                          [("noise", percents), ("kind", list(panels)), ("digit", list(range(K)))])
-    noise = _range_param("noise", percents, "遮盖比例（%） ")
+    noise, at_noise = _slider("noise", percents, "遮盖比例（%）")
     H, W = image_shape
-    return alt.Chart(alt.Data(values=rows)).mark_rect().encode(
+    return alt.Chart(inline_data(rows)).mark_rect().encode(
         x=alt.X("col:O", axis=None),
         y=alt.Y("row:O", axis=None),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[0, 1]), legend=None),
         column=alt.Column("digit:O", title=None, header=alt.Header(labels=False)),
         row=alt.Row("kind:N", title=None, sort=list(panels),
                     header=alt.Header(labelAngle=0, labelAlign="left")),
-    ).properties(width=W * 9, height=H * 9).add_params(noise).transform_filter(alt.datum.noise == noise)
+    ).properties(width=W * 9, height=H * 9).add_params(noise).transform_filter(at_noise)
 
 
 def latent_interpolation_chart(codes: Array, labels: Array, paths: Array, images: Array,
@@ -139,24 +133,25 @@ def latent_interpolation_chart(codes: Array, labels: Array, paths: Array, images
         raise ValueError(f"need codes (n, 2), paths (P, T, 2) and P pair names; got {Z.shape}, {Pth.shape} "
                          f"and {len(pair_names)} names")
     steps = list(range(Pth.shape[1]))
-    pair = alt.param(name="pair", value=pair_names[0],
-                     bind=alt.binding_select(options=list(pair_names), name="插值的两端 "))
-    t = _range_param("t", steps, "插值位置 ")
+    pair = choice("pair", {name: name for name in pair_names}, value=pair_names[0], label="插值的两端",
+                  widget="select")
+    at_pair = matches("pair", pair)
+    t, at_t = _slider("t", steps, "插值位置")
     points = [{"h1": round(float(a), 3), "h2": round(float(b), 3), "digit": str(int(c))}
               for (a, b), c in zip(Z.tolist(), y.tolist(), strict=True)]
-    scatter = alt.Chart(alt.Data(values=points), title="测试图像的隐变量均值 μ(x)").mark_circle(
+    scatter = alt.Chart(inline_data(points), title="测试图像的隐变量均值 μ(x)").mark_circle(
         size=18, opacity=0.6).encode(
         x=alt.X("h1:Q", title="h₁"), y=alt.Y("h2:Q", title="h₂"),
         color=alt.Color("digit:N", title="数字", scale=alt.Scale(scheme="category10")))
     path_rows = [{"pair": name, "t": s, "h1": round(float(Pth[k, s, 0]), 3),
                   "h2": round(float(Pth[k, s, 1]), 3)}
                  for k, name in enumerate(pair_names) for s in steps]
-    path = alt.Chart(alt.Data(values=path_rows)).transform_filter(alt.datum.pair == pair)
+    path = alt.Chart(inline_data(path_rows)).transform_filter(at_pair)
     line = path.mark_line(color="black", strokeDash=[4, 3]).encode(x="h1:Q", y="h2:Q", order="t:Q")
     here = path.mark_point(size=160, filled=True, color="black", shape="diamond").encode(
-        x="h1:Q", y="h2:Q").transform_filter(alt.datum.t == t)
+        x="h1:Q", y="h2:Q").transform_filter(at_t)
     left = (scatter + line + here).add_params(pair, t).properties(width=300, height=300)
     decoded = _heatmap(image_records(Im, image_shape, [("pair", list(pair_names)), ("t", steps)]),
                        "解码得到的图像", (0.0, 1.0))
-    decoded = decoded.transform_filter((alt.datum.pair == pair) & (alt.datum.t == t))
+    decoded = decoded.transform_filter(at_pair).transform_filter(at_t)
     return alt.hconcat(left, decoded)
