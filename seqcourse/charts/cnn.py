@@ -192,7 +192,7 @@ def darts_alpha_chart(
     bars = at_step.mark_bar().encode(
         x=alt.X("weight:Q", title="softmax(α)", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("op:N", title=None, sort=list(op_names)),
-        color=alt.Color("op:N", legend=None, sort=list(op_names)),
+        color=colour,
     )
     return alt.hconcat((lines + rule).properties(width=360, height=220),
                        bars.properties(width=200, height=220)).add_params(edge, step)
