@@ -63,7 +63,7 @@ def test_vae_loss_parts_and_training(digits):
     torch.testing.assert_close(kl, ae.gaussian_kl(mu, log_var).mean())
     torch.testing.assert_close(total, recon + kl)
     batches = [digits.X_train[i : i + 64] for i in range(0, len(digits.X_train), 64)]
-    hist = fit(vae, batches, step=lambda m, b: m.loss(b)[0], epochs=6, lr=3e-3, progress=False)
+    hist = fit(vae, batches, loss=lambda b: vae.loss(b)[0], epochs=6, lr=3e-3, progress=False)
     assert hist.train_loss[-1] < 0.8 * hist.train_loss[0]
     samples = vae.sample(7, torch.Generator().manual_seed(0))
     assert samples.shape == (7, 64) and bool(((samples >= 0) & (samples <= 1)).all())
@@ -98,7 +98,7 @@ def test_stacked_pretraining_lowers_reconstruction_error_and_finetunes(digits):
     assert clf[0] is sae.layers[0].encoder  # fine-tuning starts from the pretrained weights
     X, y = digits.X_train, digits.y_train
     batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
-    fit(clf, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=8, lr=1e-2, progress=False)
+    fit(clf, batches, loss=lambda b: F.cross_entropy(clf(b[0]), b[1]), epochs=8, lr=1e-2, progress=False)
     acc = (clf(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
     assert acc >= 0.9, acc
 

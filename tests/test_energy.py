@@ -243,6 +243,6 @@ def test_dbn_pretrain_then_finetune_classifies_digits():
     torch.testing.assert_close(clf[0](x5).sigmoid(), dbn.rbms[0].p_h_given_v(x5))
     X, y = digits.X_train, digits.y_train
     batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
-    fit(clf, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=10, lr=2e-2, progress=False)
+    fit(clf, batches, loss=lambda b: F.cross_entropy(clf(b[0]), b[1]), epochs=10, lr=2e-2, progress=False)
     acc = (clf(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
     assert acc >= 0.85, acc

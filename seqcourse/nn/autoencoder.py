@@ -94,7 +94,7 @@ def train_autoencoder(model: nn.Module, X: torch.Tensor, *, epochs: int = 20, lr
     """Minimise the mean over samples of ||x - model(x)||^2 with Adam; returns the loss of each epoch."""
     check_ndim("X", X, 2)
     batches = [X[i : i + batch_size] for i in range(0, X.shape[0], batch_size)]
-    hist = fit(model, batches, step=lambda m, x: ((m(x) - x) ** 2).sum(-1).mean(), epochs=epochs, lr=lr,
+    hist = fit(model, batches, loss=lambda x: ((model(x) - x) ** 2).sum(-1).mean(), epochs=epochs, lr=lr,
                progress=progress)
     return hist.train_loss
 
