@@ -2,9 +2,9 @@
 
 One browser page visits every HTML page of ``_build/html`` at 1280 px and then at 390 px (a phone) and
 records, per page: requests that leave 127.0.0.1 (aborted), console errors and page errors, local assets
-answered with 4xx/5xx, TeX or MyST source visible outside code, images that did not load or are shown
-blown up or squashed, interactive controls (vega-embed bindings) that do not change their figure, and
-horizontal overflow of the text column. Screenshots of every page at both widths go to
+answered with 4xx/5xx, TeX or MyST source visible outside code, theme strings left in English, images that
+did not load or are shown blown up or squashed, interactive controls (vega-embed bindings) that do not change
+their figure, and horizontal overflow of the text column. Screenshots of every page at both widths go to
 ``test-artifacts/site/``. The test fails with the full list of problems, page by page.
 """
 
@@ -58,6 +58,18 @@ VISIBLE_TEXT = """() => {
   copy.querySelectorAll('pre, code, mjx-container, script, style, .highlight, .vega-embed, .vega-bindings')
       .forEach(e => e.remove());
   return copy.textContent;
+}"""
+
+ENGLISH_UI = r"""() => {
+  const outside = [...document.querySelectorAll('[title], [aria-label], [placeholder], [data-bs-title]')]
+    .filter(e => !e.closest('article'))
+    .flatMap(e => ['title', 'aria-label', 'placeholder', 'data-bs-title'].map(a => e.getAttribute(a)))
+    .filter(v => v && /[A-Za-z]{3}/.test(v) && !/\p{Script=Han}/u.test(v) && !/^(Ctrl|LSTM|GRU|RNN)/.test(v));
+  const chrome = document.body.cloneNode(true);
+  chrome.querySelectorAll('article, script, style, noscript').forEach(e => e.remove());
+  const words = ['Copyright', 'Contents', 'Search', 'Click to', 'Previous', 'Next', 'Back to top', 'Skip to',
+                 'System Settings', 'Download', 'Launch'].filter(w => chrome.textContent.includes(w));
+  return [...new Set([...outside, ...words])];
 }"""
 
 UNTYPESET_MATH = """() => [...document.querySelectorAll('article .math')]
@@ -169,6 +181,9 @@ def test_every_page_with_the_network_off(browser, site_url):
         shown = VISIBLE_SOURCE.findall(page.evaluate(VISIBLE_TEXT))
         if shown:
             found.append(f"TeX/MyST source visible outside code: {sorted(set(shown))}")
+        english = page.evaluate(ENGLISH_UI)
+        if english:
+            found.append(f"theme strings not in Chinese: {english}")
         raw_math = page.evaluate(UNTYPESET_MATH)
         if raw_math:
             found.append(f"{len(raw_math)} formulas not typeset by MathJax: {raw_math[:3]}")

@@ -20,10 +20,24 @@ from .search import SeqcourseChinese
 STATIC = Path(__file__).parent / "static"
 logger = logging.getLogger(__name__)
 
-# Theme strings that neither Sphinx's nor the themes' zh_CN catalogues translate.
+# Theme settings whose default text is English.
 CHINESE_UI = {
     "togglebutton_hint": "点击显示",
     "togglebutton_hint_hide": "点击隐藏",
+}
+# Theme strings that neither Sphinx's nor the themes' zh_CN catalogues translate, as they appear in the
+# written pages (quoted attribute values and text); replaced in every page when the build has finished.
+CHINESE_PAGE_STRINGS = {
+    '"Link to this heading"': '"链接到此标题"',
+    '"Color mode"': '"颜色模式"',
+    '"System Settings"': '"跟随系统"',
+    '"Light"': '"浅色"',
+    '"Dark"': '"深色"',
+    '"Toggle primary sidebar"': '"显示或隐藏导航栏"',
+    '"Toggle secondary sidebar"': '"显示或隐藏本页目录"',
+    'aria-label="Main"': 'aria-label="主导航"',
+    'aria-label="Page"': 'aria-label="本页"',
+    "© Copyright ": "© 版权所有 ",
 }
 
 
@@ -55,10 +69,24 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict[str
             context[key] = [asset for asset in context[key] if keep(asset)]
 
 
+def _translate_pages(app: Sphinx, exception: Exception | None) -> None:
+    """Replace the theme's untranslated English strings in every written page (see CHINESE_PAGE_STRINGS)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        translated = text
+        for english, chinese in CHINESE_PAGE_STRINGS.items():
+            translated = translated.replace(english, chinese)
+        if translated != text:
+            page.write_text(translated, encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_search_language(SeqcourseChinese)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _drop_thebe, priority=900)
+    app.connect("build-finished", _translate_pages)
     app.add_css_file("seqcourse.css")
     app.add_js_file("seqcourse.js", defer="defer")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
