@@ -40,7 +40,7 @@ def test_every_toc_page_was_built():
 
 
 def test_the_intro_course_plan_links_every_page_of_the_toc():
-    """The intro's course plan links every page of ``_toc.yml`` and promises no chapter that does not exist."""
+    """The intro's course plan links every page of ``_toc.yml`` and promises no missing chapter."""
     soup = BeautifulSoup((HTML / "book" / "intro.html").read_text(encoding="utf-8"), "html.parser")
     heading = next(h for h in soup.find_all("h2") if "课程计划" in h.get_text())
     hrefs = [a["href"].split("#")[0] for a in heading.parent.find_all("a", href=True)]
