@@ -15,9 +15,10 @@ from sphinx.config import Config
 from sphinx.util import logging
 
 from .deployment import apply_deployment
-from .search import SeqcourseChinese
+from .search import SeqcourseChinese, glossary_words
 
 STATIC = Path(__file__).parent / "static"
+GLOSSARY = Path("book") / "glossary.md"  # relative to the book root
 logger = logging.getLogger(__name__)
 
 # Theme settings whose default text is English.
@@ -51,6 +52,18 @@ def _configure(app: Sphinx, config: Config) -> None:
         setattr(config, name, text)
     for line in apply_deployment(config):
         logger.info(line, color="yellow")
+    _search_dictionary(app, config)
+
+
+def _search_dictionary(app: Sphinx, config: Config) -> None:
+    """Give jieba the glossary's Chinese terms as words (the zh search loads ``html_search_options.dict``)."""
+    glossary = Path(app.srcdir) / GLOSSARY
+    if not glossary.is_file():
+        return
+    words = Path(app.doctreedir) / "seqcourse-search-words.txt"
+    words.parent.mkdir(parents=True, exist_ok=True)
+    words.write_text("\n".join(glossary_words(glossary.read_text(encoding="utf-8"))) + "\n", encoding="utf-8")
+    config.html_search_options = {**(config.html_search_options or {}), "dict": str(words)}
 
 
 def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:

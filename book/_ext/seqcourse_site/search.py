@@ -9,11 +9,13 @@ user did the segmentation.
 
 The fix keeps jieba on the index side and makes the browser segment the query with the index itself:
 
-- index side: jieba ``cut_for_search`` as before (whole words plus their dictionary sub-words), and single Han
-  characters are kept, so every Han character of the site is a key of the index;
+- index side: jieba ``cut_for_search`` as before (whole words plus their dictionary sub-words), with the
+  glossary's Chinese terms added to jieba's dictionary (互相关, 神经认知机 are words of this book), and single
+  Han characters are kept, so every Han character of the site is a key of the index;
 - query side (``zh_search.js``, Sphinx's ``js_splitter_code`` hook): spaces between Han characters are
   dropped (Chinese is written without them), then each run of Han characters is cut into the fewest words of
-  the index's own vocabulary (dynamic programming, the maximum-matching idea jieba applies to its dictionary).
+  the index's own vocabulary (dynamic programming; ties go to the longest first word, as in forward maximum
+  matching).
   Segments are therefore exactly the keys the index side produced, whatever jieba's dictionary; a second copy
   of jieba in the browser (several MB of dictionary) could still disagree with the filtered, stemmed index.
   The same script shows formulas in result snippets as plain text instead of raw ``\\(...\\)``.
@@ -28,7 +30,21 @@ import snowballstemmer
 from sphinx.search.zh import SearchChinese
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # the CJK ideograph blocks
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 SPLITTER = (Path(__file__).parent / "zh_search.js").read_text(encoding="utf-8")
+
+
+def glossary_words(glossary: str) -> list[str]:
+    """Runs of three or more Han characters in the term lines (unindented) of MyST ``{glossary}`` blocks.
+
+    A term line reads ``中文名（English name）``; its Chinese name becomes a word of jieba's dictionary.
+    """
+    words = set()
+    for block in re.findall(r"```\{glossary\}\n(.*?)```", glossary, re.S):
+        for line in block.splitlines():
+            if line.strip() and not line.startswith((" ", "\t")):
+                words.update(w for w in _HAN_RUN.findall(line.split("（")[0]) if len(w) >= 3)
+    return sorted(words)
 
 
 class SeqcourseChinese(SearchChinese):

@@ -22,24 +22,24 @@ var SeqcourseSearch = (() => {
     return cached;
   };
 
-  /** The fewest index words that spell `run` (a single character is always allowed). */
+  /** The fewest index words that spell `run`; among those, the one whose first words are longest. */
   const segment = (run, { words, longest }) => {
     const chars = [...run];
     const n = chars.length;
-    const cost = new Array(n + 1).fill(Infinity);
-    const start = new Array(n + 1).fill(0);
-    cost[0] = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j <= Math.min(n, i + longest); j++) {
+    const cost = new Array(n + 1).fill(Infinity); // cost[i]: fewest words spelling chars[i:]
+    const end = new Array(n + 1).fill(n);
+    cost[n] = 0;
+    for (let i = n - 1; i >= 0; i--) {
+      for (let j = Math.min(n, i + longest); j > i; j--) { // longest first word wins ties
         if (j > i + 1 && !words.has(chars.slice(i, j).join(""))) continue;
-        if (cost[i] + 1 < cost[j]) {
-          cost[j] = cost[i] + 1;
-          start[j] = i;
+        if (1 + cost[j] < cost[i]) {
+          cost[i] = 1 + cost[j];
+          end[i] = j;
         }
       }
     }
     const pieces = [];
-    for (let j = n; j > 0; j = start[j]) pieces.unshift(chars.slice(start[j], j).join(""));
+    for (let i = 0; i < n; i = end[i]) pieces.push(chars.slice(i, end[i]).join(""));
     return pieces;
   };
 
