@@ -138,3 +138,22 @@ def test_labelled_subset_takes_per_class_rows_of_each_class():
     assert torch.equal(X, X2) and not torch.equal(X, X3)
     with pytest.raises(ValueError, match="per_class"):
         digits.labelled_subset(1000)
+
+
+def test_as_images_reshapes_resizes_and_pads():
+    import torch.nn.functional as F
+
+    from seqcourse.data.images import as_images
+
+    d = load_digits()
+    x = d.X_train[:5]
+    images = as_images(x)
+    assert images.shape == (5, 1, 8, 8)
+    assert torch.equal(images[:, 0].reshape(5, 64), x)  # row-major, the layout of sklearn's images
+    lenet = as_images(x, size=24, pad=4)
+    assert lenet.shape == (5, 1, 32, 32)
+    assert torch.all(lenet[..., :4, :] == 0) and torch.all(lenet[..., :, -4:] == 0)
+    torch.testing.assert_close(lenet[..., 4:28, 4:28],
+                               F.interpolate(images, size=(24, 24), mode="bilinear", align_corners=False))
+    with pytest.raises(ValueError, match=r"\(N, 64\)"):
+        as_images(x.reshape(5, 8, 8))
