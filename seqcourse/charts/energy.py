@@ -51,7 +51,7 @@ def image_records(images: Array, image_shape: tuple[int, int],
 
 
 def _heatmap(values: list[dict], title: str, domain: tuple[float, float]) -> alt.Chart:
-    return alt.Chart(inline_data(values), title=title).mark_rect().encode(
+    return alt.Chart(inline_data(values), title=title).mark_rect(stroke="#dddddd", strokeWidth=0.5).encode(
         x=alt.X("col:O", axis=None),
         y=alt.Y("row:O", axis=None),
         color=alt.Color("value:Q", scale=alt.Scale(domain=list(domain), range=INK), legend=None),
@@ -110,7 +110,7 @@ def denoising_chart(clean: Array, noisy: Array, outputs: dict[str, Array], level
                          [("noise", percents), ("kind", list(panels)), ("digit", list(range(K)))])
     noise, at_noise = _slider("noise", percents, "遮盖比例（%）")
     H, W = image_shape
-    return alt.Chart(inline_data(rows)).mark_rect().encode(
+    return alt.Chart(inline_data(rows)).mark_rect(stroke="#dddddd", strokeWidth=0.5).encode(
         x=alt.X("col:O", axis=None),
         y=alt.Y("row:O", axis=None),
         color=alt.Color("value:Q", scale=alt.Scale(domain=[0, 1], range=INK), legend=None),
