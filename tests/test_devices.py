@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -315,6 +316,45 @@ def test_module_runs_on_another_device(name):
                 assert p.grad is None or p.grad.device == dev
 
 
+# --- on a real second device (make gpu-check sets SEQCOURSE_DEVICE=cuda) ------------------------------
+
+ACCELERATOR = os.environ.get("SEQCOURSE_DEVICE", "cpu")
+
+
+def _to(x: Any, dev: torch.device) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.to(dev)
+    return type(x)(_to(t, dev) for t in x) if isinstance(x, (tuple, list)) else x
+
+
+def _run(case: Case, module: nn.Module, inputs: tuple, seed: int) -> list[torch.Tensor]:
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        out = case.call(module, *inputs) if case.call else module(*inputs)
+    return [t.detach().cpu().double() for t in _tensors(out)]
+
+
+@pytest.mark.skipif(ACCELERATOR == "cpu", reason="set SEQCOURSE_DEVICE=cuda (make gpu-check) to compare")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_module_on_the_accelerator_matches_the_cpu(name):
+    """Same weights, same inputs: the accelerator's outputs equal the CPU's (modules that sample in their
+    forward, detected by two CPU runs with different seeds, are only checked for devices and shapes)."""
+    case = CASES[name]
+    dev = torch.device(ACCELERATOR)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # compare in full fp32
+    torch.manual_seed(0)
+    module = case.build().eval()
+    inputs = case.inputs(torch.device("cpu"))
+    on_cpu, again = _run(case, module, inputs, 1), _run(case, module, inputs, 2)
+    samples = any(not torch.equal(a, b) for a, b in zip(on_cpu, again, strict=True))
+    module.to(dev)
+    on_dev = _run(case, module, _to(inputs, dev), 1)
+    assert [t.shape for t in on_dev] == [t.shape for t in on_cpu]
+    if not samples:
+        for a, b in zip(on_dev, on_cpu, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
 # --- decoders ------------------------------------------------------------------------------------------
 
 
@@ -340,7 +380,7 @@ class _Checked:
 
 @pytest.mark.parametrize("decode", ["greedy", "sample", "beam"])
 def test_decoders_keep_every_tensor_on_the_states_device(decode):
-    dev = torch.zeros(0).device  # the test device (the CPU here); anything created without device= is meta
+    dev = torch.device(ACCELERATOR)  # the CPU, or the GPU under make gpu-check; no device= would give meta
     step = _Checked(dev)
     state = {"h": torch.arange(3, device=dev), "memory": torch.zeros(3, 2, device=dev)}
     g = torch.Generator(device=dev).manual_seed(0)
@@ -362,7 +402,7 @@ def test_model_decoders_build_every_tensor_on_the_models_device():
     from seqcourse.nn.transformer import Transformer, TransformerConfig
 
     torch.manual_seed(0)
-    src = torch.randint(3, 11, (2, 5))
+    src = torch.randint(3, 11, (2, 5), device=ACCELERATOR)
     models = {
         "lm": RNNLanguageModel(11, emb_size=4, hidden_size=5, cell="lstm"),
         "seq2seq": Seq2Seq(11, 11, emb_size=4, hidden_size=5),
@@ -374,7 +414,7 @@ def test_model_decoders_build_every_tensor_on_the_models_device():
         "nat": NATransformer(NATConfig(11, 11, max_len=6, d_model=8, num_heads=2, num_layers=1, d_ff=16)),
     }
     for name, model in models.items():
-        model.eval()
+        model.to(src.device).eval()
         with torch.no_grad(), torch.device("meta"):
             step, state = model.decoder(src if name != "lm" else src[:, :1])
             for t in _tensors(state):
