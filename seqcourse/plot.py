@@ -37,7 +37,11 @@ def _register_cjk_font() -> None:
 
 
 def use_course_style() -> None:
-    """Apply the course style: CJK-capable sans-serif font, readable sizes, light grid."""
+    """Apply the course style: CJK-capable sans-serif font, readable sizes, light grid for matplotlib; and the
+    offline ``"seqcourse"`` renderer and theme for Altair charts (see :mod:`seqcourse.charts`)."""
+    from seqcourse.charts import enable
+
+    enable()
     _register_cjk_font()
     mpl.rcParams.update(
         {
