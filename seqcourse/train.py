@@ -20,7 +20,7 @@ from torch import nn
 
 from seqcourse.utils import check_positive
 
-__all__ = ["History", "fit", "evaluate"]
+__all__ = ["History", "fit", "evaluate", "fit_classifier", "accuracy"]
 
 Loss = Callable[[Any], torch.Tensor]
 
@@ -161,3 +161,23 @@ def fit(
             curve.update(history)
     bar.close()
     return history
+
+
+def fit_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 10, lr: float = 1e-2,
+                   batch_size: int = 64) -> History:
+    """Train ``model`` (logits (N, C)) on features X (N, d) and labels y (N,) with cross-entropy and Adam."""
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {y.shape[0]}")
+    batches = [(X[i : i + batch_size], y[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)]
+    return fit(model, batches, loss=lambda b: nn.functional.cross_entropy(model(b[0]), b[1]), epochs=epochs,
+               lr=lr, progress=False)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows of X whose arg-max logit equals the label in y (the model is put in eval mode)."""
+    was_training = model.training
+    model.eval()
+    acc = float((model(X).argmax(-1) == y).float().mean())
+    model.train(was_training)
+    return acc

@@ -112,3 +112,24 @@ def test_live_curve_redraws_one_display_per_epoch_in_jupyter():
     assert len(ids) == 1  # every epoch redraws the same display in place
     assert [o.update for o in outputs] == [False, True, True, True]
     assert all(o.data["text/plain"].startswith("<Figure") for o in outputs[1:])  # a matplotlib figure
+
+
+def test_fit_classifier_and_accuracy_on_separable_data():
+    from seqcourse.train import accuracy, fit_classifier
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 2, generator=gen)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    assert accuracy(model, X, y) == pytest.approx(float((y == 0).float().mean()))  # all logits tie: class 0
+    hist = fit_classifier(model, X, y, epochs=30, lr=0.05, batch_size=50)
+    assert len(hist.train_loss) == 30 and hist.train_loss[-1] < 0.5 * hist.train_loss[0]
+    assert accuracy(model, X, y) >= 0.97
+    model.train()
+    accuracy(model, X, y)
+    assert model.training  # the mode is restored
+    with pytest.raises(ValueError, match="same number of rows"):
+        fit_classifier(model, X, y[:5])
