@@ -211,6 +211,9 @@ def _cases() -> dict[str, Case]:
             lambda dev: (torch.randn(2, 3, 8, device=dev), torch.softmax(torch.randn(5, device=dev), 0)),
         ),
         "nas.DartsNetwork": Case(lambda: nas.DartsNetwork(3, n_edges=2), _x(2, 3, 8)),
+        "nas.DartsClassifier": Case(
+            lambda: nas.DartsClassifier(1, 4, n_edges=2, n_classes=3), _x(2, 1, 8, 8)
+        ),
         "nat.NATransformer": Case(
             lambda: nat.NATransformer(n_cfg),
             lambda dev: (_ids(11, 3, 5)(dev), torch.tensor([[4, 5, 0], [6, 0, 0], [7, 8, 9]], device=dev)),
