@@ -120,7 +120,8 @@ def rnn_unroll_chart(sequences: Mapping[str, Sequence[float]] | None = None) -> 
     base = (alt.Chart(inline_data(rows))
             .transform_filter(matches("seq", seq)).transform_filter(matches("w", w, 0.125))
             .transform_filter(matches("act", act))
-            .encode(x=alt.X("t:O", title="时间步 t"), y=alt.Y("value:Q", title="第一个分量的取值"),
+            .encode(x=alt.X("t:O", title="时间步 t", axis=alt.Axis(labelAngle=0)),
+                    y=alt.Y("value:Q", title="第一个分量的取值"),
                     color=alt.Color("量:N", title=None)))
     lines = base.mark_line(point=True)
     labels = base.mark_text(dy=-9, fontSize=11).encode(text=alt.Text("value:Q", format=".3~g"))
@@ -138,7 +139,7 @@ def gradient_norm_chart(hidden_size: int = 16, seed: int = 0) -> alt.LayerChart:
     gen = torch.Generator().manual_seed(seed)
     Q = torch.linalg.qr(torch.randn(hidden_size, hidden_size, generator=gen))[0]  # (n, n) orthogonal
     x = torch.randn(1, 100, 1, generator=gen)  # (1, T_max, 1)
-    rhos = _grid(0.5, 1.5, 0.1)
+    rhos = _grid(0.5, 1.5, 0.05)
     rows = []
     for act in ("tanh", "identity"):
         for rho in rhos:
@@ -151,7 +152,7 @@ def gradient_norm_chart(hidden_size: int = 16, seed: int = 0) -> alt.LayerChart:
     length = slider("T", _grid(10, 100, 10), value=50, label="长度 T")
     act = choice("act", {"tanh": "tanh", "identity": "线性 (identity)"}, value="tanh", label="激活函数")
     base = (alt.Chart(inline_data(rows))
-            .transform_filter(matches("act", act)).transform_filter(matches("rho", rho, 0.05))
+            .transform_filter(matches("act", act)).transform_filter(matches("rho", rho, 0.025))
             .transform_filter(f"datum.t <= {length.name}")
             .transform_calculate(theory=f"pow({rho.name}, datum.t) * sqrt({hidden_size})"))
     y = alt.Y("norm:Q", scale=alt.Scale(type="log"), title="雅可比矩阵的范数")
