@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from chart_states import svgs
 
 from seqcourse.charts import cnn as charts
 from seqcourse.scratch.conv import lecture_image, sobel_kernel
@@ -58,9 +59,9 @@ def test_sliding_window_chart_controls_pick_the_states():
     assert params["step"]["bind"]["input"] == "range"
     # 9 x 9 outputs with p = 1
     assert (params["step"]["bind"]["min"], params["step"]["bind"]["max"]) == (0, 80)
-    assert params["pad"]["bind"]["options"] == [0, 1]
+    assert params["pad"]["bind"]["options"] == ["0", "1"]
     text = json.dumps(spec)
-    assert "datum.padding == pad" in text and "min(step, datum.n - 1)" in text
+    assert "datum.padding == toNumber(pad)" in text and "min(step, datum.n - 1)" in text
     assert len(text) < 200_000  # small enough to inline in a page
 
 
@@ -82,10 +83,32 @@ def test_darts_alpha_rows_and_chart():
         assert r["weight"] == pytest.approx(float(weight))
     spec = charts.darts_alpha_chart(history, ["a", "b", "c"], every=4).to_dict()
     params = _params(spec)
-    assert params["edge"]["bind"]["options"] == [1, 2]
+    assert params["edge"]["bind"]["options"] == ["1", "2"]
     assert (params["step"]["bind"]["min"], params["step"]["bind"]["max"]) == (1, 10)
-    assert "datum.edge == edge" in json.dumps(spec)
+    assert "datum.edge == toNumber(edge)" in json.dumps(spec)
     with pytest.raises(ValueError, match="op_names has 2 names"):
         charts.darts_alpha_rows(history, ["a", "b"])
     with pytest.raises(ValueError, match="empty"):
         charts.darts_alpha_rows([], ["a"])
+
+
+def test_sliding_window_every_position_draws_a_different_figure():
+    """Drawn by the real vega runtime: each slider stop and each padding gives its own figure; past the
+    last output of p = 0 the slider keeps showing that last output."""
+    chart = charts.sliding_window_chart(lecture_image(), sobel_kernel(), (0, 1))
+    no_pad = [{"step": k, "pad": "0"} for k in range(49)]
+    padded = [{"step": k, "pad": "1"} for k in range(81)]
+    drawn = svgs(chart, no_pad + padded + [{"step": 80, "pad": "0"}])
+    assert len(set(drawn[:49])) == 49 and len(set(drawn[49:130])) == 81
+    assert not set(drawn[:49]) & set(drawn[49:130])
+    assert drawn[-1] == drawn[48]  # clamped to the last output of the 7 x 7 map
+    assert "y[1,2] = 4×1 + 3×2" in drawn[9]  # the formula of the chosen window is written out
+
+
+def test_darts_chart_every_edge_and_step_draws_a_different_figure():
+    torch.manual_seed(1)
+    history = [torch.softmax(torch.randn(2, 3), -1) for _ in range(6)]
+    chart = charts.darts_alpha_chart(history, ["a", "b", "c"])
+    states = [{"edge": e, "step": t} for e in ("1", "2") for t in range(1, 7)]
+    drawn = svgs(chart, states)
+    assert len(set(drawn)) == len(states)

@@ -240,10 +240,11 @@ def test_cd_gradient_direction_vs_exact_gradient():
     cd_long, _ = rbm.cd_gradient(reps, k=100, generator=gen)
     cos1 = F.cosine_similarity(flat(cd1), flat(exact), dim=0).item()
     cos_long = F.cosine_similarity(flat(cd_long), flat(exact), dim=0).item()
-    assert cos1 > 0.3
-    assert cos_long > 0.97
+    # measured over seeds 0-4: cos1 0.998-0.999, cos_long >= 0.9992, err_long 0.007-0.041
+    assert cos1 > 0.99
+    assert cos_long > 0.995
     err_long = (flat(cd_long) - flat(exact)).norm() / flat(exact).norm()
-    assert err_long < 0.2
+    assert err_long < 0.08
 
 
 def test_cd_and_pcd_training_raise_exact_likelihood():

@@ -17,6 +17,7 @@ import altair as alt
 import numpy as np
 import torch
 
+from seqcourse.charts import choice, inline_data, slider
 from seqcourse.scratch.conv import filter2d
 from seqcourse.utils import check_ndim
 
@@ -77,12 +78,9 @@ def sliding_window_chart(
     far, the current one outlined; below: the sum of products that gives it."""
     rows = sliding_window_rows(image, kernel, paddings)
     n_max = max(s["n"] for s in rows["steps"])
-    step = alt.param(name="step", value=0,
-                     bind=alt.binding_range(min=0, max=n_max - 1, step=1, name="输出位置（按行数）"))
-    pad = alt.param(name="pad", value=int(paddings[0]),
-                    bind=alt.binding_radio(options=[int(p) for p in paddings],
-                                           labels=[f"填充 p = {p}" for p in paddings], name="填充"))
-    on_pad = "datum.padding == pad"
+    step = slider("step", range(n_max), value=0, label="输出位置（按行数）")
+    pad = choice("pad", {str(p): f"填充 p = {p}" for p in paddings}, value=str(paddings[0]), label="填充")
+    on_pad = "datum.padding == toNumber(pad)"
     current = "datum.k == min(step, datum.n - 1)"
     h, w = np.asarray(image).shape
     kh, kw = np.asarray(kernel).shape
@@ -105,8 +103,8 @@ def sliding_window_chart(
                                          y0=f"datum.{row}", y1=f"datum.{row} + {height}")
 
     side_in = max(h, w) + 2 * max(paddings)
-    enc_in = axes(f"{h} + 2 * pad", f"{w} + 2 * pad")
-    base_in = alt.Chart(alt.Data(values=rows["cells"]), title="输入（灰色为补的 0）",
+    enc_in = axes(f"{h} + 2 * toNumber(pad)", f"{w} + 2 * toNumber(pad)")
+    base_in = alt.Chart(inline_data(rows["cells"]), title="输入（灰色为补的 0）",
                         width=size * side_in, height=size * side_in).transform_filter(on_pad)
     base_in = cells(base_in, "row", "col")
     heat_in = base_in.mark_rect(stroke="white").encode(
@@ -119,13 +117,13 @@ def sliding_window_chart(
         x=enc_in["xc"], y=enc_in["yc"], text=alt.Text("value:Q", format="d"),
     )
     window = (
-        alt.Chart(alt.Data(values=rows["steps"])).transform_filter(on_pad).transform_filter(current)
+        alt.Chart(inline_data(rows["steps"])).transform_filter(on_pad).transform_filter(current)
         .transform_calculate(x0="datum.col0", x1="datum.col1", y0="datum.row0", y1="datum.row1")
         .mark_rect(fill=None, stroke="#d62728", strokeWidth=3).encode(**rect(enc_in))
     )
     side_out = max(r["i"] for r in rows["outputs"]) + 1
-    enc_out = axes(f"{h - kh + 1} + 2 * pad", f"{w - kw + 1} + 2 * pad")
-    base_out = alt.Chart(alt.Data(values=rows["outputs"]), title="输出特征图",
+    enc_out = axes(f"{h - kh + 1} + 2 * toNumber(pad)", f"{w - kw + 1} + 2 * toNumber(pad)")
+    base_out = alt.Chart(inline_data(rows["outputs"]), title="输出特征图",
                          width=size * side_out, height=size * side_out).transform_filter(on_pad)
     base_out = cells(base_out, "i", "j").transform_filter("datum.k <= min(step, datum.n - 1)")
     heat_out = base_out.mark_rect(stroke="white").encode(
@@ -138,7 +136,7 @@ def sliding_window_chart(
     mark_out = (base_out.transform_filter(current)
                 .mark_rect(fill=None, stroke="#d62728", strokeWidth=3).encode(**rect(enc_out)))
     formula = (
-        alt.Chart(alt.Data(values=rows["steps"]), width=size * (side_in + side_out) + 20, height=20)
+        alt.Chart(inline_data(rows["steps"]), width=size * (side_in + side_out) + 20, height=20)
         .transform_filter(on_pad).transform_filter(current)
         .mark_text(align="left", fontSize=13).encode(x=alt.value(0), y=alt.value(10), text="formula:N")
     )
@@ -173,13 +171,10 @@ def darts_alpha_chart(
     rows = darts_alpha_rows(weights_history, op_names, every)
     steps = sorted({r["step"] for r in rows})
     edges = sorted({r["edge"] for r in rows})
-    edge = alt.param(name="edge", value=edges[0],
-                     bind=alt.binding_radio(options=edges, labels=[f"边 {e}" for e in edges], name="边"))
-    step = alt.param(name="step", value=steps[-1],
-                     bind=alt.binding_range(min=steps[0], max=steps[-1], step=1,
-                                            name="搜索步数"))
+    edge = choice("edge", {str(e): f"边 {e}" for e in edges}, value=str(edges[0]), label="边")
+    step = slider("step", range(steps[0], steps[-1] + 1), value=steps[-1], label="搜索步数")
     colour = alt.Color("op:N", title="操作", sort=list(op_names))
-    base = alt.Chart(alt.Data(values=rows)).transform_filter("datum.edge == edge")
+    base = alt.Chart(inline_data(rows)).transform_filter("datum.edge == toNumber(edge)")
     lines = base.mark_line().encode(
         x=alt.X("step:Q", title="搜索步数"),
         y=alt.Y("weight:Q", title="softmax(α)", scale=alt.Scale(domain=[0, 1])),
