@@ -13,7 +13,7 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8000
 PYTEST_ARGS  ?=
 
-.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade student-edition hub hub-stop bench clean help
+.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade student-edition hub hub-stop bench gpu-check clean help
 
 help:
 	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
@@ -25,6 +25,7 @@ help:
 	@echo "make student-edition DEST=dir - write the public student repository (no solutions, no hidden tests)"
 	@echo "make hub     - (root) start the course hub on http://$(HOST):$(HUB_PORT) with demo users; make hub-stop"
 	@echo "make bench   - run the speed and memory benchmarks"
+	@echo "make gpu-check [GPU_PYTHON=python3] - run the package tests and every chapter on a GPU (table of times)"
 
 setup: python-env node-env apt-env vendor
 
@@ -37,7 +38,7 @@ $(VENV)/.stamp: pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# --- npm: MathJax, vega / vega-lite / vega-embed, the widget manager and configurable-http-proxy, as locked -----
+# --- npm: MathJax, vega / vega-lite / vega-embed and configurable-http-proxy, exactly as locked ----------------
 node-env: node_modules/.stamp
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -57,12 +58,10 @@ apt-env:
 # --- Local copies of the site's JavaScript (never under _static: Jupyter Book would add every .js to every page)
 vendor: _vendor/.stamp
 _vendor/.stamp: node_modules/.stamp
-	rm -rf _vendor && mkdir -p _vendor/widgets _vendor/vega
+	rm -rf _vendor && mkdir -p _vendor/vega
 	cp -r node_modules/mathjax/es5 _vendor/mathjax
 	cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
 	   node_modules/vega-embed/build/vega-embed.min.js _vendor/vega/
-	cp node_modules/requirejs/require.js _vendor/widgets/require.js
-	cp -r node_modules/@jupyter-widgets/html-manager/dist _vendor/widgets/html-manager
 	@touch $@
 
 # --- The two commands -------------------------------------------------------------------------------------------
@@ -110,6 +109,12 @@ hub-stop:
 
 bench: python-env
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The course venv pins torch's CPU wheel: on a GPU machine pass a Python whose torch has CUDA, e.g.
+# make gpu-check GPU_PYTHON=/opt/torch/.venv/bin/python3. Without a visible GPU it says so and exits 0.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	$(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) _vendor

@@ -72,6 +72,9 @@ ENGLISH_UI = r"""() => {
   return [...new Set([...outside, ...words])];
 }"""
 
+UNDRAWN_CHARTS = """() => [...document.querySelectorAll('.vega-embed')]
+  .filter(c => !c.querySelector('svg, canvas')).length"""
+
 UNTYPESET_MATH = """() => [...document.querySelectorAll('article .math')]
   .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))"""
 
@@ -181,6 +184,9 @@ def test_every_page_with_the_network_off(browser, site_url):
         shown = VISIBLE_SOURCE.findall(page.evaluate(VISIBLE_TEXT))
         if shown:
             found.append(f"TeX/MyST source visible outside code: {sorted(set(shown))}")
+        undrawn = page.evaluate(UNDRAWN_CHARTS)
+        if undrawn:
+            found.append(f"{undrawn} Vega charts were not drawn")
         english = page.evaluate(ENGLISH_UI)
         if english:
             found.append(f"theme strings not in Chinese: {english}")
