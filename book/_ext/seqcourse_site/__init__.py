@@ -96,31 +96,10 @@ def _translate_pages(app: Sphinx, exception: Exception | None) -> None:
             page.write_text(translated, encoding="utf-8")
 
 
-def _umd_before_require(
-    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
-) -> None:
-    """Load the site's UMD bundles (vega, vega-lite, vega-embed) before require.js on pages that have both.
-
-    After require.js, a UMD bundle registers itself as an anonymous AMD module, which require.js reports as
-    "Mismatched anonymous define()" (a page error) and the charts find no ``vegaEmbed`` global. Sphinx sorts
-    scripts by priority after this event (``html_js_files`` get 800, myst-nb's widget scripts 500).
-    """
-    scripts = context.get("script_files", [])
-    require = [js.priority for js in scripts if str(js.filename or "").endswith("require.js")]
-    if not require:
-        return
-    first = min(require) - 1
-    context["script_files"] = [
-        type(js)(js.filename, priority=first, **js.attributes) if "/vega/" in str(js.filename or "") else js
-        for js in scripts
-    ]
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_search_language(SeqcourseChinese)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _drop_thebe, priority=900)
-    app.connect("html-page-context", _umd_before_require, priority=900)
     app.connect("build-finished", _translate_pages)
     app.add_css_file("seqcourse.css")
     app.add_js_file("seqcourse.js", defer="defer")
