@@ -131,17 +131,43 @@ MOVE = """([chart, control]) => {
 }""".replace("CONTROL", CONTROL)
 
 
+SELECTS = """chart => [...document.querySelectorAll('.vega-embed')[chart]
+  .querySelectorAll('.vega-bindings select')].map(el => el.options.length)"""
+
+CHOOSE = """([chart, k, option]) => {
+  const el = document.querySelectorAll('.vega-embed')[chart].querySelectorAll('.vega-bindings select')[k];
+  el.selectedIndex = option;
+  ['input', 'change'].forEach(t => el.dispatchEvent(new Event(t, {bubbles: true})));
+}"""
+
+
+def _changes(page, chart: int, control: int) -> tuple[bool, str]:
+    """Move one control; True when the chart's SVG/canvas differs within 3 s."""
+    before = page.evaluate(FIGURE, chart)
+    kind = page.evaluate(MOVE, [chart, control])
+    deadline = time.monotonic() + 3
+    while page.evaluate(FIGURE, chart) == before and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    return page.evaluate(FIGURE, chart) != before, kind
+
+
 def _check_controls(page, problems: list[str]) -> int:
+    """Every control changes its chart, in the current state or under some option of the chart's selects
+    (a control may act only for one choice, e.g. the stride slider only for the strided pattern)."""
     moved = 0
     for c in page.evaluate(CONTROLS):
-        before = page.evaluate(FIGURE, c["chart"])
-        kind = page.evaluate(MOVE, [c["chart"], c["control"]])
+        chart, control = c["chart"], c["control"]
         moved += 1
-        deadline = time.monotonic() + 3
-        while page.evaluate(FIGURE, c["chart"]) == before and time.monotonic() < deadline:
-            page.wait_for_timeout(50)
-        if page.evaluate(FIGURE, c["chart"]) == before:
-            problems.append(f"chart {c['chart']}: control {c['control']} ({kind}) does not change the figure")
+        changed, kind = _changes(page, chart, control)
+        for k, n_options in enumerate(page.evaluate(SELECTS, chart)):
+            for option in range(n_options):
+                if changed:
+                    break
+                page.evaluate(CHOOSE, [chart, k, option])
+                page.wait_for_timeout(100)
+                changed, kind = _changes(page, chart, control)
+        if not changed:
+            problems.append(f"chart {chart}: control {control} ({kind}) does not change the figure")
     return moved
 
 
