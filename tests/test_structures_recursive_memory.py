@@ -188,6 +188,9 @@ def test_write_then_read_and_full_pipeline():
     ones, zeros = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
     M2 = memory.memory_write(M, 0.5 * w, ones, zeros)
     torch.testing.assert_close(M2[1], 0.5 * a)  # half-erased
+    e = torch.tensor([1.0, 0.0, 0.5], dtype=torch.float64)  # erase only some components
+    M3 = memory.memory_write(M, w, e, zeros)
+    torch.testing.assert_close(M3[1], a * (1 - e))
     # pipeline: g = 0 ignores the content, the shift moves the previous weights one slot forward
     step = torch.tensor([0, 0, 1.0], dtype=torch.float64)
     w_next = memory.address(M, w, a, beta=1.0, g=0.0, s=step, gamma=1.0)
