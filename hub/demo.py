@@ -7,14 +7,20 @@
 ``make hub`` / ``make hub-stop`` call ``start`` / ``stop``. Everything lives under one state folder ``D``
 (default ``/tmp/seqcourse-hub``, mode 0755, owned by root)::
 
-    <tmp>/seqcourse-hub-runtime-<key>/venv/   hard-linked copy of the course's .venv (+ python/ when its base
-        interpreter is private, e.g. under /root; src/ holds the package source); reused while unchanged
+    D/runtime/venv/          hard-linked copy of the course's .venv (+ python/ when its base interpreter is
+                             private, e.g. under /root; src/ holds the package source)
     D/jupyter/<role>/        read-only Jupyter config of each role (nbgrader, server extensions, lab plugins)
     D/exchange/              the nbgrader exchange: root-owned, 1777 (nbgrader makes inbound/ 733 under it)
     D/home/<user>/           each user's notebook folder (0700, owned by the user)
     D/home/instructor/course/  the instructor's nbgrader course: solutions/, assignments/, gradebook.db
     D/public/seqcourse/      a bare git repository of the public files (book/, assignments/) for nbgitpuller
     D/hub/                   the hub's private state (root, 0700): database, cookie secret, logs, logins.txt
+
+Every run starts clean: ``setup`` wipes ``D`` and points each demo account's home at ``D/home/<user>``
+(so nbgrader's per-user cache, Jupyter settings and files never outlive the run), then releases every
+assignment. ``stop`` removes everything ``setup`` created and nothing else: the processes of the demo
+accounts, the accounts themselves (only those marked with ``GECOS``), the ``instructors`` group when setup
+created it, the runtime copy and ``D``.
 
 Why copies: nbgrader tells students apart by their OS user name, so every hub user runs as their own OS
 account; those accounts must run the course's Python and import seqcourse, but the checkout itself may be
@@ -26,7 +32,6 @@ permissions are left alone.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import pwd
@@ -55,6 +60,8 @@ STUDENT_DISABLED_PLUGINS = [
     "@jupyter/nbgrader:create-assignment",
     "@jupyter/nbgrader:course-list",
 ]
+#: JupyterLab plugins nobody in the course needs: the "official Jupyter news" pop-up asks on first start.
+DISABLED_PLUGINS = ["@jupyterlab/apputils-extension:announcements"]
 STUDENT_DISABLED_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
@@ -93,8 +100,17 @@ def others_can_reach(path: Path) -> bool:
     return bool(path.stat().st_mode & stat.S_IROTH)
 
 
-def _check_state_dir(state: Path) -> None:
+STATE_MARKER = ".seqcourse-hub"
+
+
+def _fresh_state_dir(state: Path) -> None:
+    """Empty ``state`` (only if a previous setup made it, or it is empty); make it reachable by the users."""
+    if state.exists() and any(state.iterdir()):
+        if not (state / STATE_MARKER).exists():
+            raise SystemExit(f"{state} is not empty and was not made by hub/demo.py; pick another --dir")
+        shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
+    (state / STATE_MARKER).write_text("made by hub/demo.py (stop removes it)\n", encoding="utf-8")
     os.chown(state, 0, 0)
     state.chmod(0o755)
     if not others_can_reach(state):
@@ -109,38 +125,76 @@ def _chown_tree(path: Path, user: str) -> None:
 
 
 # --- accounts -----------------------------------------------------------------------------------------------
-def ensure_users(state: Path) -> dict[str, str]:
-    """Create the demo accounts (once) and give them fresh random passwords; return ``{user: password}``.
-
-    An existing account is reused only when this script created it (its comment field is ``GECOS``).
-    """
-    try:
-        import grp
-
-        grp.getgrnam(INSTRUCTORS_GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", "--system", INSTRUCTORS_GROUP], check=True)
-    for user, role in USERS.items():
+def _demo_accounts() -> list[pwd.struct_passwd]:
+    """The demo accounts that exist on this machine and were created by this script."""
+    found = []
+    for user in USERS:
         try:
             entry = pwd.getpwnam(user)
         except KeyError:
-            cmd = ["useradd", "--create-home", "--shell", "/bin/bash", "--comment", GECOS, user]
-            subprocess.run(cmd, check=True)
+            continue
+        if entry.pw_gecos.split(",")[0] == GECOS:
+            found.append(entry)
+    return found
+
+
+def ensure_users(state: Path) -> dict[str, str]:
+    """Create the demo accounts, homed in ``state/home``, with fresh random passwords; return the logins.
+
+    An existing account is reused only when this script created it (its comment field is ``GECOS``) and no
+    other running demo hub uses it; its home directory is moved to this state folder.
+    """
+    import grp
+
+    try:
+        grp.getgrnam(INSTRUCTORS_GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", "--system", INSTRUCTORS_GROUP], check=True)
+        (state / "hub" / "created-group").write_text(INSTRUCTORS_GROUP, encoding="utf-8")
+    for user, role in USERS.items():
+        target = str(home(state, user))
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            cmd = ["useradd", "--no-create-home", "--home-dir", target, "--shell", "/bin/bash"]
+            subprocess.run([*cmd, "--comment", GECOS, user], check=True)
             entry = pwd.getpwnam(user)
         if entry.pw_gecos.split(",")[0] != GECOS:
             raise SystemExit(f"account {user!r} exists and was not created by the demo; refusing to touch it")
+        other = Path(entry.pw_dir).parent.parent
+        if entry.pw_dir != target and (other / "hub" / "hub.pid").exists():
+            raise SystemExit(f"the demo hub in {other} uses the demo accounts: stop it first (make hub-stop)")
+        if entry.pw_dir != target:
+            subprocess.run(["usermod", "--home", target, user], check=True)
         if role == "instructor":
             subprocess.run(["usermod", "--append", "--groups", INSTRUCTORS_GROUP, user], check=True)
-        if os.path.isdir(entry.pw_dir):
-            os.chmod(entry.pw_dir, 0o700)  # useradd's default 0755 would let the others read it
     passwords = {user: secrets.token_urlsafe(12) for user in USERS}
     lines = "".join(f"{u}:{p}\n" for u, p in passwords.items())
     subprocess.run(["chpasswd"], input=lines, text=True, check=True)
     logins = state / "hub" / "logins.txt"
-    logins.parent.mkdir(mode=0o700, exist_ok=True)
     logins.write_text(lines, encoding="utf-8")
     logins.chmod(0o600)
     return passwords
+
+
+def remove_users(state: Path) -> list[str]:
+    """Delete the demo accounts homed in ``state`` (and the group setup created); return the names removed."""
+    removed = []
+    for entry in _demo_accounts():
+        if not entry.pw_dir.startswith(f"{state}/"):
+            continue  # homed in another demo's state folder: that demo's stop removes it
+        subprocess.run(["pkill", "--signal", "KILL", "--uid", str(entry.pw_uid)], check=False)
+        for _ in range(50):  # userdel refuses while a process of the account is still alive
+            if subprocess.run(["userdel", entry.pw_name], capture_output=True).returncode == 0:
+                removed.append(entry.pw_name)
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"could not delete the demo account {entry.pw_name!r}")
+    marker = state / "hub" / "created-group"
+    if marker.exists():
+        subprocess.run(["groupdel", marker.read_text(encoding="utf-8").strip()], check=False)
+    return removed
 
 
 # --- the users' Python: a world-readable copy of the course environment -------------------------------------
@@ -161,48 +215,21 @@ def _replace(path: Path, text: str) -> None:
     path.chmod(0o644)
 
 
-def default_runtime() -> Path:
-    """Where the users' copy of the environment lives: one per virtual environment, reused while unchanged."""
-    key = hashlib.sha1(sys.prefix.encode()).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"seqcourse-hub-runtime-{key}"
+def build_runtime(state: Path) -> dict:
+    """Copy the course's environment to ``state/runtime`` where every hub user can run it; describe it.
 
-
-def _runtime_stamp() -> str:
-    site = Path(sysconfig.get_paths()["purelib"])
-    parts = [
-        sys.prefix,
-        sys.base_prefix,
-        *(str(p.stat().st_mtime_ns) for p in (site, Path(sys.prefix) / "bin")),
-    ]
-    return "\n".join(parts) + "\n"
-
-
-def build_runtime(state: Path, runtime: Path | None = None) -> dict:
-    """Copy the course's environment where every hub user can run it; return the runtime description.
-
-    The copy (seconds with hard links, more on a loaded machine) is reused while the virtual environment is
-    unchanged; the package source (``runtime/src``) is copied afresh every time.
+    Hard links make the copy take seconds (more on a loaded machine); the package source is copied as files.
     """
-    runtime = (runtime or default_runtime()).resolve()
-    runtime.mkdir(mode=0o755, exist_ok=True)
-    os.chown(runtime, 0, 0)
-    runtime.chmod(0o755)
-    if not others_can_reach(runtime):
-        raise SystemExit(f"{runtime}: the hub users cannot reach this folder (a parent is not o+x)")
-    stamp = runtime / "stamp"
-    if not (stamp.is_file() and stamp.read_text(encoding="utf-8") == _runtime_stamp()):
-        stamp.unlink(missing_ok=True)
-        info = _copy_environment(runtime)
-        _replace(runtime / "runtime.json", json.dumps(info, indent=2))
-        _replace(stamp, _runtime_stamp())
-    info = json.loads((runtime / "runtime.json").read_text(encoding="utf-8"))
+    runtime = state / "runtime"
+    runtime.mkdir(mode=0o755)
+    info = _copy_environment(runtime)
     _copy_package(runtime, Path(info["site"]))
     _replace(state / "runtime.json", json.dumps(info, indent=2))
     return info
 
 
 def _copy_environment(runtime: Path) -> dict:
-    venv = Path(sys.prefix)
+    venv = Path(sys.prefix).resolve()  # a symlinked .venv must be copied, never written through
     base = Path(sys.base_prefix)
     if venv == base:
         raise SystemExit("run hub/demo.py with the course's virtual environment (.venv/bin/python)")
@@ -247,18 +274,12 @@ def _copy_environment(runtime: Path) -> dict:
 def _copy_package(runtime: Path, site: Path) -> None:
     """A world-readable copy of the seqcourse package, importable from the runtime's interpreter."""
     src = runtime / "src"
-    fresh = runtime / "src.new"
-    if fresh.exists():
-        shutil.rmtree(fresh)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "seqcourse", fresh / "seqcourse", ignore=ignore, copy_function=shutil.copyfile)
-    for folder, _dirs, files in os.walk(fresh):
+    shutil.copytree(REPO / "seqcourse", src / "seqcourse", ignore=ignore, copy_function=shutil.copyfile)
+    for folder, _dirs, files in os.walk(src):
         os.chmod(folder, 0o755)
         for name in files:
             os.chmod(os.path.join(folder, name), 0o644)
-    if src.exists():
-        shutil.rmtree(src)
-    fresh.rename(src)
     _replace(site / "seqcourse-hub.pth", f"{src}\n")
 
 
@@ -305,11 +326,11 @@ def write_role_configs(state: Path) -> None:
                 + common
                 + f"c.CourseDirectory.root = {str(course_dir(state))!r}\n"
             )
-            page = {}
+            page = {"disabledExtensions": dict.fromkeys(DISABLED_PLUGINS, True)}
             server = {}
         else:
             nbgrader = "c = get_config()  # noqa: F821\n" + common
-            page = {"disabledExtensions": {name: True for name in STUDENT_DISABLED_PLUGINS}}
+            page = {"disabledExtensions": dict.fromkeys(DISABLED_PLUGINS + STUDENT_DISABLED_PLUGINS, True)}
             server = {
                 "ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER_EXTENSIONS, False)}
             }
@@ -420,19 +441,33 @@ def released_assignments() -> list[str]:
     )
 
 
-def setup(state: Path, assignments: list[str] | None = None, runtime: Path | None = None) -> dict[str, str]:
-    """Prepare everything under ``state``; return the demo logins ``{user: password}``."""
+def release_all(state: Path, assignments: list[str]) -> None:
+    """Release every assignment of the course, so students see them in the Assignments tab at once."""
+    for name in assignments:
+        nbgrader_as(state, "instructor", "release_assignment", name, "--force")
+
+
+def setup(state: Path, assignments: list[str] | None = None) -> dict[str, str]:
+    """Prepare a clean hub under ``state``; return the demo logins ``{user: password}``."""
     if os.geteuid() != 0:
         raise SystemExit("the course hub gives every user their own OS account: run this as root")
     state = state.resolve()
-    _check_state_dir(state)
-    (state / "hub").mkdir(mode=0o700, exist_ok=True)
+    if (state / "hub" / "hub.pid").exists():
+        stop(state)
+    group_marker = state / "hub" / "created-group"
+    created_group = group_marker.read_text(encoding="utf-8") if group_marker.exists() else None
+    _fresh_state_dir(state)
+    (state / "hub").mkdir(mode=0o700)
+    if created_group is not None:  # an earlier setup in this folder created the group: stop still removes it
+        group_marker.write_text(created_group, encoding="utf-8")
     passwords = ensure_users(state)
-    build_runtime(state, runtime)
+    build_runtime(state)
     write_role_configs(state)
     make_homes(state)
     make_exchange(state)
-    make_course(state, assignments if assignments is not None else released_assignments())
+    names = assignments if assignments is not None else released_assignments()
+    make_course(state, names)
+    release_all(state, names)
     make_public_repo(state)
     return passwords
 
@@ -527,6 +562,9 @@ def stop(state: Path, proc: subprocess.Popen | None = None, timeout: float = 20)
             os.kill(leftover, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if (state / STATE_MARKER).exists():
+        remove_users(state)
+        shutil.rmtree(state)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -545,15 +583,26 @@ def main(argv: list[str] | None = None) -> int:
     passwords = setup(state, args.assignment)
     if args.command == "setup":
         return 0
-    if (state / "hub" / "hub.pid").exists():
-        stop(state)
     proc = launch(state, args.ip, args.port, args.port + 1, args.port + 2)
     url = f"http://{args.ip}:{args.port}"
     wait_until_up(url, proc)
-    log(f"the course hub is at {url}  (log: {state / 'hub' / 'hub.log'}; stop with `make hub-stop`)")
-    for user, password in passwords.items():
-        log(f"  {USERS[user]:10s} {user:10s} password {password}")
+    print(next_steps(url, state, passwords), flush=True)
     return 0
+
+
+def next_steps(url: str, state: Path, passwords: dict[str, str]) -> str:
+    """What to do once the hub is up (printed by ``make hub``)."""
+    logins = "\n".join(f"    {USERS[u]:10s} {u:10s} password {p}" for u, p in passwords.items())
+    return f"""
+The course hub is running at {url}  (log: {state / 'hub' / 'hub.log'})
+Every assignment is released. Log in with one of these accounts (also in {state / 'hub' / 'logins.txt'}):
+{logins}
+
+  As a student:    open {url}, log in as student1, then in JupyterLab choose Nbgrader > Assignments,
+                   Fetch an assignment, work on it, Validate, Submit.
+  As the instructor: log in as instructor, choose Nbgrader > Formgrader to collect, grade, give feedback.
+  Stop everything:  make hub-stop  (removes the demo accounts, their files and the state folder)
+"""
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Turning a next-token model into sequences: greedy decoding, beam search, sampling; and the BLEU score.
+"""Turning a next-token model into sequences: greedy decoding, beam search, sampling.
 
 Every decoder talks to the model through one function, so RNN decoders and Transformers share this code::
 
@@ -8,6 +8,11 @@ Every decoder talks to the model through one function, so RNN decoders and Trans
 its hidden state; a Transformer may re-read the whole prefix and use ``state`` for the encoder memory).
 ``state`` is None, a tensor, or any nested tuple / list / dict of tensors whose dim 0 is the batch; beam
 search reorders it with ``index_select`` on dim 0 (or with a ``reorder_state(state, index)`` callable).
+Every sequence model of :mod:`seqcourse.nn` builds the pair with ``step, state = model.decoder(src)``.
+
+The decoders build the prefix on the device of the state's tensors, or on ``device=`` when the state holds
+none (``device`` is then required: nothing silently falls back to the CPU). The step must answer on the
+prefix's device.
 
 Greedy decoding and sampling return a LongTensor (B, L) of generated tokens (``bos`` not included, ``eos``
 included where produced, ``pad`` after it); beam search returns one list of token ids per batch element.
@@ -16,13 +21,14 @@ included where produced, ``pad`` after it); beam search returns one list of toke
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-__all__ = ["Step", "greedy_decode", "sample", "beam_search", "bleu", "corpus_bleu"]
+from seqcourse.utils import check_positive
+
+__all__ = ["Step", "greedy_decode", "sample", "beam_search"]
 
 Step = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 
@@ -49,21 +55,31 @@ def _first_tensor(state: Any) -> torch.Tensor | None:
     return found[0] if found else None
 
 
-def _batch_and_device(state: Any, batch_size: int | None) -> tuple[int, torch.device]:
+def _batch_and_device(
+    state: Any, batch_size: int | None, device: torch.device | str | None
+) -> tuple[int, torch.device]:
+    """The number of sequences and the device to decode on, from the state's first tensor or the arguments."""
     first = _first_tensor(state)
     if batch_size is None:
         if first is None:
             raise ValueError("state holds no tensor; pass batch_size= to say how many sequences to decode")
         batch_size = first.shape[0]
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return batch_size, first.device if first is not None else torch.device("cpu")
+    check_positive(batch_size=batch_size)
+    if device is not None:
+        dev = torch.device(device)
+        if first is not None and first.device != dev:
+            raise ValueError(f"device={dev} but the state's tensors are on {first.device}")
+    elif first is not None:
+        dev = first.device
+    else:
+        raise ValueError("state holds no tensor; pass device= (the model's device) to say where to decode")
+    return batch_size, dev
 
 
 def _check_common(bos: int, eos: int | None, max_len: int) -> None:
-    if not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
-    if not isinstance(bos, int) or (eos is not None and not isinstance(eos, int)):
+    check_positive(max_len=max_len)
+    bad = [t for t in (bos, eos) if t is not None and (not isinstance(t, int) or isinstance(t, bool))]
+    if bos is None or bad:
         raise TypeError(f"bos and eos must be int token ids (eos may be None), got {bos!r}, {eos!r}")
 
 
@@ -72,6 +88,8 @@ def _call_step(step: Step, prefix: torch.Tensor, state: Any, n_rows: int) -> tup
     if not isinstance(log_probs, torch.Tensor) or log_probs.ndim != 2 or log_probs.shape[0] != n_rows:
         shape = tuple(log_probs.shape) if isinstance(log_probs, torch.Tensor) else type(log_probs).__name__
         raise ValueError(f"step must return log_probs of shape ({n_rows}, V), got {shape}")
+    if log_probs.device != prefix.device:
+        raise ValueError(f"step returned log_probs on {log_probs.device} for a prefix on {prefix.device}")
     return log_probs, state
 
 
@@ -84,15 +102,16 @@ def _decode_loop(
     choose: Callable[[torch.Tensor], torch.Tensor],
     pad: int,
     batch_size: int | None,
+    device: torch.device | str | None,
 ) -> torch.Tensor:
     """Shared loop of greedy decoding and sampling: ``choose`` maps log_probs (B, V) to tokens (B,)."""
     _check_common(bos, eos, max_len)
-    B, dev = _batch_and_device(state, batch_size)
+    B, dev = _batch_and_device(state, batch_size, device)
     prefix = torch.full((B, 1), bos, dtype=torch.long, device=dev)  # (B, 1)
     done = torch.zeros(B, dtype=torch.bool, device=dev)  # (B,)
     for _ in range(max_len):
         log_probs, state = _call_step(step, prefix, state, B)  # (B, V)
-        token = choose(log_probs).to(dev)  # (B,)
+        token = choose(log_probs)  # (B,)
         token = torch.where(done, torch.full_like(token, pad), token)
         prefix = torch.cat([prefix, token[:, None]], dim=1)  # (B, t + 1)
         if eos is not None:
@@ -111,12 +130,14 @@ def greedy_decode(
     *,
     pad: int = 0,
     batch_size: int | None = None,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Pick y_t = argmax_y log p(y | y_<t) at every step; stop when every row has produced ``eos``.
 
-    Returns a LongTensor (B, L), L <= max_len. ``batch_size`` is needed only when ``state`` holds no tensor.
+    Returns a LongTensor (B, L), L <= max_len. ``batch_size`` and ``device`` are needed only when ``state``
+    holds no tensor.
     """
-    return _decode_loop(step, state, bos, eos, max_len, lambda lp: lp.argmax(-1), pad, batch_size)
+    return _decode_loop(step, state, bos, eos, max_len, lambda lp: lp.argmax(-1), pad, batch_size, device)
 
 
 def sample(
@@ -131,6 +152,7 @@ def sample(
     *,
     pad: int = 0,
     batch_size: int | None = None,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Draw y_t ~ softmax(log p(. | y_<t) / temperature), optionally from the ``top_k`` most likely tokens.
 
@@ -140,8 +162,8 @@ def sample(
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    if top_k is not None:
+        check_positive(top_k=top_k)
 
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
         if temperature == 0 or top_k == 1:
@@ -153,7 +175,7 @@ def sample(
         probs = torch.softmax(logits, dim=-1)  # (B, V)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    return _decode_loop(step, state, bos, eos, max_len, choose, pad, batch_size)
+    return _decode_loop(step, state, bos, eos, max_len, choose, pad, batch_size, device)
 
 
 def beam_search(
@@ -167,6 +189,7 @@ def beam_search(
     *,
     reorder_state: Callable[[Any, torch.Tensor], Any] | None = None,
     batch_size: int | None = None,
+    device: torch.device | str | None = None,
 ) -> list[list[int]]:
     """Keep the ``beam_width`` best prefixes by total log-probability sum_t log p(y_t | y_<t).
 
@@ -174,12 +197,12 @@ def beam_search(
     The winner maximises score / L^alpha, where L is its number of tokens (``eos`` included) and alpha =
     ``length_penalty`` (0: raw log-probability, which favours short outputs; 1: mean log-probability).
     Returns the best sequence (``bos`` excluded, ``eos`` included if produced) for each batch element.
-    With ``beam_width=1`` this equals greedy decoding.
+    With ``beam_width=1`` this equals greedy decoding. ``batch_size`` and ``device`` are needed only when
+    ``state`` holds no tensor.
     """
     _check_common(bos, eos, max_len)
-    if not isinstance(beam_width, int) or beam_width < 1:
-        raise ValueError(f"beam_width must be a positive int, got {beam_width!r}")
-    B, dev = _batch_and_device(state, batch_size)
+    check_positive(beam_width=beam_width)
+    B, dev = _batch_and_device(state, batch_size, device)
     K = beam_width
     reorder = reorder_state or (lambda s, index: _map_state(lambda t: t.index_select(0, index), s))
     # Every batch element starts with K copies of its state; only copy 0 is live at first.
@@ -216,76 +239,3 @@ def beam_search(
         k = int(best[b])
         out.append(prefix[b * K + k, 1 : 1 + int(lengths[b, k])].tolist())
     return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# BLEU (Papineni et al. 2002)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _ngrams(tokens: Sequence[Hashable], n: int) -> Counter:
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-
-
-def corpus_bleu(
-    candidates: Sequence[Sequence[Hashable]],
-    references: Sequence[Sequence[Sequence[Hashable]]],
-    max_n: int = 4,
-    smooth: bool = False,
-) -> float:
-    """Corpus BLEU = BP * exp(mean_n log p_n), n = 1..max_n.
-
-    p_n = sum of clipped n-gram matches / sum of candidate n-grams over the corpus, where a candidate n-gram
-    counts at most as often as it appears in any one reference. BP = 1 if c > r else exp(1 - r / c), with c
-    the total candidate length and r the sum of the reference lengths closest to each candidate (the shorter
-    one on a tie). ``smooth=True`` adds 1 to the numerator and denominator of p_n for n >= 2 (Lin & Och 2004),
-    so one missing 4-gram does not zero the score of a short sentence.
-    """
-    if len(candidates) != len(references):
-        raise ValueError(f"got {len(candidates)} candidates but {len(references)} reference lists")
-    if not isinstance(max_n, int) or max_n < 1:
-        raise ValueError(f"max_n must be a positive int, got {max_n!r}")
-    if len(candidates) == 0:
-        raise ValueError("corpus_bleu() got no candidates")
-    matches, totals = [0] * max_n, [0] * max_n
-    c_len = r_len = 0
-    for cand, refs in zip(candidates, references, strict=True):
-        if isinstance(cand, str) or any(isinstance(r, str) for r in refs):
-            raise TypeError("BLEU works on token lists, got a str; tokenize first")
-        if len(refs) == 0:
-            raise ValueError("every candidate needs at least one reference")
-        c_len += len(cand)
-        r_len += min((abs(len(r) - len(cand)), len(r)) for r in refs)[1]
-        for n in range(1, max_n + 1):
-            counts = _ngrams(cand, n)
-            best_ref: Counter = Counter()
-            for r in refs:
-                best_ref |= _ngrams(r, n)
-            matches[n - 1] += sum(min(c, best_ref[g]) for g, c in counts.items())
-            totals[n - 1] += sum(counts.values())
-    if c_len == 0:
-        return 0.0
-    log_p = 0.0
-    for n in range(max_n):
-        m, t = matches[n], totals[n]
-        if smooth and n > 0:
-            m, t = m + 1, t + 1
-        if m == 0 or t == 0:
-            return 0.0
-        log_p += math.log(m / t) / max_n
-    bp = 1.0 if c_len > r_len else math.exp(1 - r_len / c_len)
-    return bp * math.exp(log_p)
-
-
-def bleu(
-    candidate: Sequence[Hashable],
-    references: Sequence[Sequence[Hashable]],
-    max_n: int = 4,
-    smooth: bool = False,
-) -> float:
-    """Sentence BLEU of one candidate token list against one or more reference token lists.
-
-    >>> bleu("the cat sat on the mat".split(), ["the cat sat on the mat".split()])
-    1.0
-    """
-    return corpus_bleu([candidate], [references], max_n=max_n, smooth=smooth)

@@ -20,6 +20,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from seqcourse.utils import check_positive
+
 __all__ = ["BOS", "EOS", "UNK", "NGramLM", "InterpolatedLM"]
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -29,8 +31,7 @@ class NGramLM:
     """An n-gram model with add-k smoothing: ``NGramLM(n, k).fit(sentences)``."""
 
     def __init__(self, n: int, k: float = 1.0) -> None:
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        check_positive(n=n)
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
         self.n, self.k = n, float(k)

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from seqcourse.train import History
 
-__all__ = ["CJK_FONT", "use_course_style", "plot_history", "plot_curves", "attention_heatmap", "draw_graph"]
+__all__ = ["CJK_FONT", "use_course_style", "plot_history", "plot_curves", "attention_heatmap", "draw_graph",
+           "show_images"]
 
 CJK_FONT = "Noto Sans CJK SC"
 
@@ -37,7 +38,11 @@ def _register_cjk_font() -> None:
 
 
 def use_course_style() -> None:
-    """Apply the course style: CJK-capable sans-serif font, readable sizes, light grid."""
+    """Apply the course style: CJK-capable sans-serif font, readable sizes, light grid for matplotlib; and the
+    offline ``"seqcourse"`` renderer and theme for Altair charts (see :mod:`seqcourse.charts`)."""
+    from seqcourse.charts import enable
+
+    enable()
     _register_cjk_font()
     mpl.rcParams.update(
         {
@@ -146,4 +151,33 @@ def draw_graph(
     ax.set_axis_off()
     if title:
         ax.set_title(title)
+    return fig
+
+
+def show_images(images: np.ndarray | Sequence, image_shape: tuple[int, int] = (8, 8), *, ncols: int = 10,
+                titles: Sequence[str] | None = None, vmin: float | None = None, vmax: float | None = None,
+                suptitle: str | None = None, size: float = 0.9) -> Figure:
+    """A grid of small greyscale images (dark = large values), e.g. digits, filters or reconstructions.
+
+    ``images`` (K, H * W) as an array or tensor; one panel per row, ``ncols`` panels per grid row.
+    """
+    arr = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images, dtype=float)
+    H, W = image_shape
+    if arr.ndim != 2 or arr.shape[1] != H * W:
+        raise ValueError(f"images must have shape (K, {H * W}) for shape {image_shape}, got {arr.shape}")
+    if titles is not None and len(titles) != len(arr):
+        raise ValueError(f"titles must have {len(arr)} entries, got {len(titles)}")
+    ncols = min(ncols, len(arr))
+    nrows = -(-len(arr) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(arr):
+            ax.imshow(arr[k].reshape(H, W), cmap="gray_r", vmin=vmin, vmax=vmax)
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from seqcourse.nn.attention import MultiHeadAttention, record_attention, scaled_dot_product_attention
-from seqcourse.nn.transformer import EncoderBlock, Transformer
+from seqcourse.nn.transformer import EncoderBlock, Transformer, TransformerConfig
 from seqcourse.utils import saved_tensor_bytes
 from seqcourse.widgets import attention_pattern_demo, attention_query_demo
 
@@ -50,15 +50,19 @@ def test_recording_keeps_a_callers_weights_request_and_restores_forward():
 
 def test_transformer_records_every_attention_with_a_causal_decoder():
     torch.manual_seed(2)
-    model = Transformer(9, 9, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32)
+    config = TransformerConfig(9, 9, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
+                               d_ff=32)
+    model = Transformer(config)
     src = torch.randint(3, 9, (2, 6))
     tgt_in = torch.randint(3, 9, (2, 4))
     with torch.no_grad(), record_attention(model) as records:
         model(src, tgt_in)
-    assert set(records) == {"encoder.0.self_attn", "decoder.0.self_attn", "decoder.0.cross_attn"}
-    assert records["encoder.0.self_attn"][0].shape == (2, 2, 6, 6)
-    assert records["decoder.0.cross_attn"][0].shape == (2, 2, 4, 6)
-    dec = records["decoder.0.self_attn"][0]  # (B, H, 4, 4)
+    assert set(records) == {
+        "encoder_layers.0.self_attn", "decoder_layers.0.self_attn", "decoder_layers.0.cross_attn"
+    }
+    assert records["encoder_layers.0.self_attn"][0].shape == (2, 2, 6, 6)
+    assert records["decoder_layers.0.cross_attn"][0].shape == (2, 2, 4, 6)
+    dec = records["decoder_layers.0.self_attn"][0]  # (B, H, 4, 4)
     assert torch.all(dec.triu(diagonal=1) == 0)  # no query sees a later key
     torch.testing.assert_close(dec.sum(-1), torch.ones(2, 2, 4))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -51,6 +53,41 @@ def test_reparameterization_gives_gradients_to_mu_and_sigma():
     assert vae.to_log_var.weight.grad.abs().sum() > 0
 
 
+def test_vae_elbo_monte_carlo_vs_quadrature_and_closed_form():
+    torch.manual_seed(0)
+    vae = ae.VAE(5, 6, 1).double()  # one latent dimension: the ELBO and log p(x) are 1-D integrals
+    x = torch.tensor([[1.0, 0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0, 1.0]], dtype=torch.float64)
+    mc = vae.elbo_monte_carlo(x, n_samples=200_000, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        mu, log_var = vae.encode(x)  # (2, 1)
+        h = torch.linspace(-12, 12, 24001, dtype=torch.float64)[:, None, None]  # (G, 1, 1) grid
+        dh = 24 / 24000
+        logits = vae.decoder(h.expand(-1, 2, 1))  # (G, 2, 5)
+        log_px = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+        log_prior = Normal(0.0, 1.0).log_prob(h[..., 0])  # (G, 1)
+        q = Normal(mu[:, 0], torch.exp(0.5 * log_var[:, 0]))
+        log_q = q.log_prob(h[..., 0])  # (G, 2)
+        elbo_quad = (log_q.exp() * (log_px + log_prior - log_q)).sum(0) * dh
+        log_evidence = torch.logsumexp(log_px + log_prior, dim=0) + math.log(dh)  # log p(x)
+        # the closed-form KL route of loss(): E_q[log p(x|h)] - KL, with the expectation by quadrature
+        closed = (log_q.exp() * log_px).sum(0) * dh - ae.gaussian_kl(mu, log_var)
+    torch.testing.assert_close(mc, elbo_quad, atol=0.02, rtol=0)
+    torch.testing.assert_close(closed, elbo_quad, atol=1e-6, rtol=0)
+    assert (elbo_quad < log_evidence).all()  # a lower bound, and not a tight one for this untrained encoder
+    torch.manual_seed(2)
+    total = torch.stack([vae.loss(x[:1])[0] for _ in range(4000)]).mean()  # loss() is one-sample -ELBO
+    assert -total.item() == pytest.approx(elbo_quad[0].item(), abs=0.05)
+
+
+def test_vae_decode_matches_the_decoder():
+    torch.manual_seed(0)
+    vae = ae.VAE(6, 8, 2)
+    h = torch.randn(4, 2)
+    torch.testing.assert_close(vae.decode(h), torch.sigmoid(vae.decoder(h)))
+    with pytest.raises(ValueError, match=r"h must have shape \(B, 2\)"):
+        vae.decode(torch.zeros(4, 3))
+
+
 def test_vae_loss_parts_and_training(digits):
     torch.manual_seed(0)
     vae = ae.VAE(64, 64, 4)
@@ -63,7 +100,7 @@ def test_vae_loss_parts_and_training(digits):
     torch.testing.assert_close(kl, ae.gaussian_kl(mu, log_var).mean())
     torch.testing.assert_close(total, recon + kl)
     batches = [digits.X_train[i : i + 64] for i in range(0, len(digits.X_train), 64)]
-    hist = fit(vae, batches, step=lambda m, b: m.loss(b)[0], epochs=6, lr=3e-3, progress=False)
+    hist = fit(vae, batches, loss=lambda b: vae.loss(b)[0], epochs=6, lr=3e-3, progress=False)
     assert hist.train_loss[-1] < 0.8 * hist.train_loss[0]
     samples = vae.sample(7, torch.Generator().manual_seed(0))
     assert samples.shape == (7, 64) and bool(((samples >= 0) & (samples <= 1)).all())
@@ -98,7 +135,7 @@ def test_stacked_pretraining_lowers_reconstruction_error_and_finetunes(digits):
     assert clf[0] is sae.layers[0].encoder  # fine-tuning starts from the pretrained weights
     X, y = digits.X_train, digits.y_train
     batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
-    fit(clf, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=8, lr=1e-2, progress=False)
+    fit(clf, batches, loss=lambda b: F.cross_entropy(clf(b[0]), b[1]), epochs=8, lr=1e-2, progress=False)
     acc = (clf(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
     assert acc >= 0.9, acc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from chart_states import control_values, params, svgs
 
 from seqcourse.charts import graphs as charts
 
@@ -24,7 +25,7 @@ CASES = {
 def frame(spec: dict, rows: list[dict], value: float) -> list[dict]:
     """Evaluate the chart's filter expression (abs(datum.c - c) < tol) for the param set to ``value``."""
     (flt,) = [t["filter"] for t in spec["transform"]]
-    column, tol = re.fullmatch(r"abs\(datum\.(\w+) - \1\) < ([0-9.e-]+)", flt).groups()
+    column, tol = re.fullmatch(r'abs\(datum\["(\w+)"\] - \1\) < ([0-9.e-]+)', flt).groups()
     return [r for r in rows if abs(r[column] - value) < float(tol)]
 
 
@@ -53,3 +54,12 @@ def test_bad_tables_are_rejected(name):
         fn(rows[0])
     with pytest.raises(ValueError, match="columns"):
         fn([{k: v for k, v in rows[0].items() if k != column}])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_slider_stop_draws_a_different_figure(name):
+    column, rows = CASES[name]
+    chart = getattr(charts, name)(rows)
+    (param,) = params(chart).values()
+    drawn = svgs(chart, [{column: v} for v in control_values(param)])
+    assert len(set(drawn)) == len(drawn), f"moving {column} does not change the figure"

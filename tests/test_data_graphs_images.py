@@ -104,3 +104,23 @@ def test_digits_scaled_split_and_binarized():
         load_digits(test_size=1.5)
     with pytest.raises(TypeError, match="floating-point"):
         load_digits(dtype=torch.int64)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_bars_and_stripes_are_all_and_only_the_constant_row_or_column_images(n):
+    import itertools
+
+    from seqcourse.data.images import bars_and_stripes
+
+    X = bars_and_stripes(n)
+    assert X.shape == (2 ** (n + 1) - 2, n * n)
+    got = {tuple(int(v) for v in row) for row in X}
+    assert len(got) == len(X)  # no duplicates
+    expect = set()
+    for bits in itertools.product((0, 1), repeat=n * n):
+        img = torch.tensor(bits).reshape(n, n)
+        if (img == img[:, :1]).all() or (img == img[:1, :]).all():
+            expect.add(bits)
+    assert got == expect  # brute force over all 2^(n*n) images
+    with pytest.raises(ValueError, match=r"\[2, 5\]"):
+        bars_and_stripes(6)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from seqcourse.decoding import beam_search, bleu, corpus_bleu, greedy_decode, sample
+from seqcourse.decoding import beam_search, greedy_decode, sample
 
 V, EOS, BOS, MOD = 4, 3, 0, 97
 
@@ -110,42 +110,18 @@ def test_sample_matches_the_distribution_and_top_k_support():
     def step(prefix, state):
         return probs.log().expand(prefix.shape[0], V), state
 
-    n = 20000
+    n, dev = 20000, probs.device
     g = torch.Generator().manual_seed(1)
-    first = sample(step, None, BOS, None, 1, generator=g, batch_size=n)[:, 0]
+    first = sample(step, None, BOS, None, 1, generator=g, batch_size=n, device=dev)[:, 0]
     freq = torch.bincount(first, minlength=V).double() / n
     assert torch.allclose(freq, probs.double(), atol=0.015)  # about 4 standard errors
-    hot = sample(step, None, BOS, None, 1, temperature=2.0, generator=g, batch_size=n)[:, 0]
+    hot = sample(step, None, BOS, None, 1, temperature=2.0, generator=g, batch_size=n, device=dev)[:, 0]
     hot_freq = torch.bincount(hot, minlength=V).double() / n
     expected = probs.double().sqrt() / probs.double().sqrt().sum()  # p^(1/T), T = 2
     assert torch.allclose(hot_freq, expected, atol=0.015)
-    top2 = sample(step, None, BOS, None, 1, top_k=2, generator=g, batch_size=n)[:, 0]
+    top2 = sample(step, None, BOS, None, 1, top_k=2, generator=g, batch_size=n, device=dev)[:, 0]
     assert set(top2.tolist()) == {2, 3}
     assert (top2 == 3).double().mean().item() == pytest.approx(0.4 / 0.7, abs=0.015)
-
-
-def test_bleu_hand_computed():
-    cand = "the cat sat on the mat".split()
-    ref = "the cat sat on a mat".split()
-    # clipped matches: unigrams 5/6, bigrams 3/5, trigrams 2/4, 4-grams 1/3; equal lengths -> BP = 1
-    assert bleu(cand, [ref]) == pytest.approx((5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25)
-    # Papineni et al.'s example of clipping: modified unigram precision 2/7; closest reference length 7
-    refs = ["the cat is on the mat".split(), "there is a cat on the mat".split()]
-    assert bleu(["the"] * 7, refs, max_n=1) == pytest.approx(2 / 7)
-    # brevity penalty: c = 2, r = 6 -> exp(1 - 3)
-    assert bleu("the cat".split(), ["the cat sat on the mat".split()], max_n=2) == pytest.approx(math.exp(-2))
-    assert bleu(cand, [cand]) == 1.0
-    assert bleu("a b c".split(), ["a b d".split()]) == 0.0  # no 4-gram (or trigram) in common
-    # smoothing: (2/3 * (1+1)/(2+1) * (0+1)/(1+1))^(1/3) with max_n=3
-    assert bleu("a b c".split(), ["a b d".split()], max_n=3, smooth=True) == pytest.approx(
-        (2 / 3 * 2 / 3 * 1 / 2) ** (1 / 3))
-
-
-def test_corpus_bleu_pools_counts():
-    c = ["a b c d".split(), "e f".split()]
-    r = [["a b c d".split()], ["e g".split()]]
-    # unigrams 5/6, bigrams 3/4 (e f misses); max_n=2; c = r = 6
-    assert corpus_bleu(c, r, max_n=2) == pytest.approx(math.sqrt(5 / 6 * 3 / 4))
 
 
 def test_bad_inputs():
@@ -155,12 +131,31 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="max_len"):
         greedy_decode(make_step(table), _state(2), BOS, EOS, max_len=0)
     with pytest.raises(ValueError, match="batch_size"):
-        greedy_decode(lambda p, s: (torch.zeros(p.shape[0], V), s), None, BOS, EOS, 3)
+        greedy_decode(lambda p, s: (torch.zeros(p.shape[0], V), s), None, BOS, EOS, 3, device="cpu")
     with pytest.raises(ValueError, match="log_probs"):
         greedy_decode(lambda p, s: (torch.zeros(V), s), _state(2), BOS, EOS, 3)
     with pytest.raises(ValueError, match="temperature"):
         sample(make_step(table), _state(2), BOS, EOS, 3, temperature=-1.0)
-    with pytest.raises(TypeError, match="token lists"):
-        bleu("the cat", ["the cat"])
-    with pytest.raises(ValueError, match="reference"):
-        corpus_bleu([["a"]], [])
+    with pytest.raises(ValueError, match="max_len must be a positive int, got True"):
+        greedy_decode(make_step(table), _state(2), BOS, EOS, max_len=True)
+    with pytest.raises(TypeError, match="bos and eos must be int"):
+        greedy_decode(make_step(table), _state(2), True, EOS, max_len=3)
+
+
+def test_a_state_without_tensors_needs_an_explicit_device():
+    """Nothing falls back to the CPU silently: without a tensor in the state the caller names the device."""
+    def step(prefix, state):
+        return torch.zeros(prefix.shape[0], V, device=prefix.device), state
+
+    for decode in (greedy_decode, sample):
+        with pytest.raises(ValueError, match="pass device="):
+            decode(step, None, BOS, EOS, 3, batch_size=2)
+    with pytest.raises(ValueError, match="pass device="):
+        beam_search(step, None, BOS, EOS, 2, 3, batch_size=2)
+    out = greedy_decode(step, None, BOS, None, 3, batch_size=2, device="meta")  # no data-dependent stop
+    assert out.device.type == "meta" and out.shape == (2, 3)
+    with pytest.raises(ValueError, match="device=meta but the state's tensors are on cpu"):
+        greedy_decode(make_step(_table(0)), _state(2), BOS, EOS, 3, device="meta")
+    with pytest.raises(ValueError, match="step returned log_probs on cpu for a prefix on meta"):
+        greedy_decode(lambda p, s: (torch.zeros(p.shape[0], V), s), None, BOS, None, 3, batch_size=2,
+                      device="meta")

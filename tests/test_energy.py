@@ -57,6 +57,48 @@ def test_energy_never_increases_under_asynchronous_updates():
         torch.testing.assert_close(hopfield.update_async(W, final, generator=gen), final)  # a fixed point
 
 
+def digit_patterns(classes=(0, 2, 4, 6)):
+    """Bipolar class-mean digits: strongly correlated patterns (they share the background)."""
+    digits = load_digits()
+    X, y = digits.X_train, digits.y_train
+    return torch.stack([torch.where(X[y == k].mean(0) > 0.4, 1.0, -1.0) for k in classes])  # (P, 64)
+
+
+def test_projection_rule_stores_correlated_digits_that_hebb_cannot():
+    xi = digit_patterns()
+    W = hopfield.projection_weights(xi)
+    torch.testing.assert_close(W, W.T)
+    assert W.diagonal().abs().max().item() == 0.0
+    P = torch.linalg.pinv(xi.double()) @ xi.double()  # oracle: the projection onto span(xi), off the diagonal
+    torch.testing.assert_close(W.double(), P - torch.diag(P.diagonal()), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(hopfield.update_sync(W, xi), xi)  # every digit is a fixed point
+    gen = torch.Generator().manual_seed(0)
+    for m in range(len(xi)):
+        final, _ = hopfield.recall(W, hopfield.corrupt(xi[m], 8, gen), generator=gen)
+        torch.testing.assert_close(final, xi[m])
+    hebb = hopfield.hebbian_weights(xi)
+    assert not torch.equal(hopfield.update_sync(hebb, xi), xi)  # crosstalk destroys at least one digit
+
+
+def test_trajectory_rows_lower_the_energy_and_end_at_a_fixed_point():
+    gen = torch.Generator().manual_seed(4)
+    N = 32
+    xi = hopfield.random_patterns(3, N, gen)
+    W = hopfield.hebbian_weights(xi)
+    s = hopfield.corrupt(xi[0], 8, gen)
+    rows = hopfield.trajectory(W, s, n_sweeps=3, every=1, generator=gen)
+    assert rows.shape == (1 + 3 * N, N)
+    torch.testing.assert_close(rows[0], s)
+    assert ((rows[1:] != rows[:-1]).sum(1) <= 1).all()  # one unit at a time
+    E = hopfield.energy(W, rows)
+    assert (E[1:] <= E[:-1] + 1e-6).all()
+    torch.testing.assert_close(hopfield.update_sync(W, rows[-1]), rows[-1])
+    coarse = hopfield.trajectory(W, s, n_sweeps=2, every=8, generator=torch.Generator().manual_seed(0))
+    assert coarse.shape == (1 + 2 * N // 8, N)
+    with pytest.raises(ValueError, match="divisor"):
+        hopfield.trajectory(W, s, every=5)
+
+
 def test_capacity_experiment_shows_the_limit():
     rates = dict(hopfield.capacity_experiment(N=100, loads=(0.05, 0.3), trials=2, seed=0))
     assert rates[0.05] >= 0.95
@@ -216,6 +258,32 @@ def test_cd_and_pcd_training_raise_exact_likelihood():
         assert after > -2.0  # the two patterns take most of the mass (uniform gives -2.77)
 
 
+def test_rbm_samples_match_the_exact_marginals_after_burn_in():
+    rbm = small_rbm(3, 2, seed=0)
+    V = all_binary_states(3, dtype=torch.float64)
+    with torch.no_grad():
+        rbm.W.mul_(3)  # strong couplings: one Gibbs step from the uniform start is far from p(v)
+        marginal = torch.exp(rbm.log_likelihood(V)) @ V  # (3,): p(v_i = 1) by enumeration
+    gen = torch.Generator().manual_seed(0)
+    samples = rbm.sample(20000, burn_in=30, generator=gen)  # E[p(v | h)] = p(v_i = 1) once the chain mixed
+    assert samples.shape == (20000, 3)
+    torch.testing.assert_close(samples.mean(0), marginal, atol=0.01, rtol=0)
+    with pytest.raises(ValueError, match="burn_in"):
+        rbm.sample(3, burn_in=0)
+
+
+def test_train_rbm_callback_sees_every_epoch():
+    data = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]] * 10, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    rbm = RBM(4, 3, init_std=0.1, generator=gen).double()
+    seen = []
+    errors = train_rbm(rbm, data, epochs=5, lr=0.1, batch_size=10, generator=gen,
+                       callback=lambda m: seen.append(m.log_likelihood(data).mean().item()))
+    assert len(seen) == len(errors) == 5
+    assert seen[-1] == pytest.approx(rbm.log_likelihood(data).mean().item())  # called with the trained model
+    assert seen[-1] > seen[0]
+
+
 def test_rbm_bad_inputs():
     rbm = RBM(3, 2)
     with pytest.raises(ValueError, match=r"shape \(B, 3\)"):
@@ -243,6 +311,32 @@ def test_dbn_pretrain_then_finetune_classifies_digits():
     torch.testing.assert_close(clf[0](x5).sigmoid(), dbn.rbms[0].p_h_given_v(x5))
     X, y = digits.X_train, digits.y_train
     batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
-    fit(clf, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=10, lr=2e-2, progress=False)
+    fit(clf, batches, loss=lambda b: F.cross_entropy(clf(b[0]), b[1]), epochs=10, lr=2e-2, progress=False)
     acc = (clf(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
     assert acc >= 0.85, acc
+
+
+def test_modern_update_is_attention_over_the_stored_patterns():
+    gen = torch.Generator().manual_seed(6)
+    X = torch.randn(5, 16, generator=gen, dtype=torch.float64)
+    xi = torch.randn(3, 16, generator=gen, dtype=torch.float64)
+    ref = F.scaled_dot_product_attention(xi[None], X[None], X[None], scale=0.7)[0]  # PyTorch's attention
+    torch.testing.assert_close(hopfield.modern_update(X, xi, beta=0.7), ref)
+    torch.testing.assert_close(hopfield.modern_update(X, xi[0], beta=0.7), ref[0])
+    # with a large beta, one update retrieves the stored pattern nearest to a noisy copy
+    noisy = X[2] + 0.3 * torch.randn(16, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(hopfield.modern_update(X, noisy, beta=50.0), X[2])
+    with pytest.raises(ValueError, match="N = 16"):
+        hopfield.modern_update(X, torch.zeros(15))
+
+
+def test_dbn_generate_runs_top_down():
+    gen = torch.Generator().manual_seed(0)
+    dbn = DBN([6, 5, 4, 3], generator=gen)
+    with torch.no_grad():
+        for rbm in dbn.rbms:
+            rbm.W.normal_(generator=gen)
+    out = dbn.generate(5, burn_in=3, generator=torch.Generator().manual_seed(1))
+    top = dbn.rbms[2].sample(5, burn_in=3, generator=torch.Generator().manual_seed(1))  # (5, 4)
+    torch.testing.assert_close(out, dbn.rbms[0].p_v_given_h(dbn.rbms[1].p_v_given_h(top)))
+    assert out.shape == (5, 6)

@@ -8,32 +8,26 @@ import torch.nn.functional as F
 
 from seqcourse.data.corpus import python_docs
 from seqcourse.data.text import Vocab, stream_batches
-from seqcourse.decoding import greedy_decode
-from seqcourse.nn.language_model import HELLO_VOCAB, RNNLanguageModel, perplexity, train_hello
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_hello_is_reproduced_greedily(cell):
-    model = train_hello(cell=cell)
-    h = HELLO_VOCAB.index("h")
-    with torch.no_grad():
-        out = greedy_decode(model.step_fn(), None, bos=h, eos=None, max_len=4, batch_size=1)
-    assert "h" + "".join(HELLO_VOCAB[i] for i in out[0].tolist()) == "hello"
+from seqcourse.nn.language_model import RNNLanguageModel, perplexity
+from seqcourse.train import fit
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_step_by_step_equals_full_forward(cell):
+@pytest.mark.parametrize("prompt_len", [1, 3])
+def test_decoder_steps_equal_the_full_forward(cell, prompt_len):
     torch.manual_seed(0)
     model = RNNLanguageModel(7, emb_size=5, hidden_size=6, cell=cell, num_layers=2).double()
     x = torch.randint(0, 7, (3, 6))
     full = torch.log_softmax(model(x)[0], dim=-1)  # (B, T, V)
-    step, state = model.step_fn(), None
-    for t in range(6):
-        log_probs, state = step(x[:, : t + 1], state)
+    step, state = model.decoder(x[:, :prompt_len])  # the state after x[:, :prompt_len - 1]
+    assert all(s.shape == (3, 2, 6) for s in state)  # batch-first (B, L, n) for beam search
+    prefix = x[:, prompt_len - 1 : prompt_len]  # decoding starts from bos = the prompt's last token
+    for t in range(prompt_len - 1, 6):
+        log_probs, state = step(prefix, state)
         torch.testing.assert_close(log_probs, full[:, t])
-        assert all(s.shape[0] == 3 for s in state)  # batch-first for beam search
-    # a prompt read in one call gives the same last distribution
-    torch.testing.assert_close(step(x, None)[0], full[:, -1])
+        prefix = torch.cat([prefix, x[:, t + 1 : t + 2]], dim=1)
+    with pytest.raises(ValueError, match="at least one token"):
+        model.decoder(x[:, :0])
 
 
 def test_perplexity_closed_forms():
@@ -59,11 +53,7 @@ def test_char_model_beats_uniform_on_held_out_python_docs():
     val_b = stream_batches(vocab.encode(list(val)), 8, 25)
     model = RNNLanguageModel(len(vocab), emb_size=16, hidden_size=64, cell="gru")
     before = perplexity(model, val_b)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
-    for x, y in train_b[:25]:
-        opt.zero_grad()
-        model.loss(x, y).backward()
-        opt.step()
+    fit(model, train_b[:25], lr=2e-2, progress=False)  # model.loss
     after = perplexity(model, val_b)
     assert before > 0.8 * len(vocab)  # an untrained model is near uniform
     assert after < 0.3 * len(vocab) and after < before / 3

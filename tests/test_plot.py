@@ -57,3 +57,20 @@ def test_attention_heatmap_rejects_bad_input():
         attention_heatmap(np.zeros(3))
     with pytest.raises(ValueError, match="2 labels for an axis of length 3"):
         attention_heatmap(np.eye(3), queries=["a", "b"])
+
+
+def test_show_images_draws_each_image_in_its_panel():
+    from seqcourse.plot import show_images
+
+    imgs = np.arange(3 * 64, dtype=float).reshape(3, 64)
+    fig = show_images(imgs, ncols=2, titles=["a", "b", "c"])
+    axes = fig.axes
+    assert len(axes) == 4 and not axes[3].images  # 2 x 2 grid, the last panel empty
+    for k in range(3):
+        np.testing.assert_array_equal(axes[k].images[0].get_array(), imgs[k].reshape(8, 8))
+        assert axes[k].get_title() == "abc"[k]
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"shape \(K, 64\)"):
+        show_images(np.zeros((2, 63)))
+    with pytest.raises(ValueError, match="titles must have 2"):
+        show_images(np.zeros((2, 64)), titles=["x"])

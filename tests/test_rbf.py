@@ -58,7 +58,7 @@ def test_rbf_and_mlp_classify_digits():
     mlp = MLP(64, 100, 10)
     X, y = digits.X_train, digits.y_train
     batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(X), 64)]
-    fit(mlp, batches, step=lambda m, b: F.cross_entropy(m(b[0]), b[1]), epochs=10, lr=1e-2, progress=False)
+    fit(mlp, batches, loss=lambda b: F.cross_entropy(mlp(b[0]), b[1]), epochs=10, lr=1e-2, progress=False)
     mlp_acc = (mlp(digits.X_test).argmax(1) == digits.y_test).float().mean().item()
     assert mlp_acc >= 0.93, mlp_acc
 

@@ -5,19 +5,11 @@ import pytest
 import torch
 
 from seqcourse.data.text import BOS_ID, EOS_ID, PAD_ID
+from seqcourse.decoding import greedy_decode
 from seqcourse.nn.attention import additive_scores
-from seqcourse.nn.seq2seq import Seq2Seq, train_dates
+from seqcourse.nn.seq2seq import Seq2Seq
 
 V = 9
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny recurrent models run faster on one thread, above all on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _model(attention=True, seed=0):
@@ -93,10 +85,26 @@ def test_beam_width_one_equals_greedy():
         assert beam1[b] == (row[: row.index(EOS_ID) + 1] if EOS_ID in row else row)
 
 
-@pytest.mark.slow
-def test_date_model_learns(one_thread):
-    _, accuracy = train_dates(n_train=2000, epochs=3, seed=0)
-    assert accuracy >= 0.8
+def test_loss_is_teacher_forcing_and_samples_only_in_training_mode():
+    model = _model()
+    src, lengths, tgt_in = _batch()
+    tgt = torch.cat([tgt_in, torch.tensor([[EOS_ID], [PAD_ID], [EOS_ID]])], dim=1)  # (B, 5)
+    logits, _ = model(src, lengths, tgt[:, :-1])
+    want = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=PAD_ID)
+    torch.testing.assert_close(model.loss((src, lengths, tgt)), want)
+    model.sampling_prob = 1.0
+    model.eval()  # evaluation is teacher-forced whatever sampling_prob says
+    torch.testing.assert_close(model.loss((src, lengths, tgt)), want)
+    model.train()
+    assert not torch.allclose(model.loss((src, lengths, tgt)), want)
+
+
+def test_decoder_infers_lengths_from_padding():
+    model = _model()
+    src, lengths, _ = _batch()
+    with torch.no_grad():
+        assert torch.equal(greedy_decode(*model.decoder(src), BOS_ID, EOS_ID, 6),
+                           greedy_decode(*model.decoder(src, lengths), BOS_ID, EOS_ID, 6))
 
 
 def test_bad_inputs():

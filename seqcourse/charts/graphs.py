@@ -11,30 +11,29 @@ from collections.abc import Mapping, Sequence
 
 import altair as alt
 
+from seqcourse.charts import inline_data, matches, slider
+
 __all__ = ["embedding_chart", "esn_radius_chart", "addressing_chart"]
 
 Rows = Sequence[Mapping[str, object]]
 
 
 def _table(rows: Rows, columns: tuple[str, ...], who: str) -> alt.InlineData:
-    """Check that ``rows`` is a non-empty tidy table with ``columns``; return it as inline chart data."""
+    """Check that ``rows`` is a non-empty tidy table with exactly ``columns``; return it as inline data."""
     if isinstance(rows, Mapping) or not isinstance(rows, Sequence) or not rows:
         raise TypeError(f"{who} needs a non-empty list of row dicts, got {type(rows).__name__}")
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping) or set(row) != set(columns):
             got = sorted(row) if isinstance(row, Mapping) else type(row).__name__
             raise ValueError(f"{who}: row {i} must have exactly the columns {list(columns)}, got {got}")
-    return alt.InlineData(values=[{k: (v if isinstance(v, str | bool) else float(v)) for k, v in row.items()}
-                                  for row in rows])
+    return inline_data([{c: row[c] for c in columns} for row in rows])
 
 
 def _with_slider(chart: alt.Chart, rows: Rows, column: str, label: str) -> alt.Chart:
-    """Add a slider param over the (evenly spaced) values of ``column`` and keep only the rows it selects."""
-    values = sorted({float(r[column]) for r in rows})
-    step = (values[-1] - values[0]) / (len(values) - 1) if len(values) > 1 else 1.0
-    param = alt.param(name=column, value=values[-1],
-                      bind=alt.binding_range(min=values[0], max=values[-1], step=step, name=f"{label} "))
-    return chart.add_params(param).transform_filter(f"abs(datum.{column} - {column}) < {step / 2!r}")
+    """Add a slider over the (evenly spaced) values of ``column``; keep only the rows it selects."""
+    grid = sorted({float(r[column]) for r in rows})
+    param = slider(column, grid, value=grid[-1], label=label)
+    return chart.add_params(param).transform_filter(matches(column, param, (grid[1] - grid[0]) / 2))
 
 
 def embedding_chart(rows: Rows) -> alt.Chart:

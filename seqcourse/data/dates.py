@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from seqcourse.data.text import Vocab, pad
+from seqcourse.utils import check_positive
 
 __all__ = ["STYLES", "format_date", "random_dates", "date_pairs", "date_vocab", "encode_pairs"]
 
@@ -46,8 +47,7 @@ def format_date(d: datetime.date, style: str) -> str:
 
 def random_dates(n: int, seed: int = 0) -> list[datetime.date]:
     """``n`` dates drawn uniformly from 1950-01-01 .. 2049-12-31, reproducible from ``seed``."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive(n=n)
     rng = random.Random(seed)
     return [datetime.date.fromordinal(rng.randint(_FIRST, _LAST)) for _ in range(n)]
 

@@ -1,5 +1,6 @@
 """Small image data without downloads: scikit-learn's bundled 8x8 handwritten digits.
 
+``bars_and_stripes`` generates the classic tiny binary data set on which an RBM's likelihood is exact.
 ``load_digits`` ships inside scikit-learn (1797 images, 64 grey levels 0..16, ten classes), so the
 energy-based models and autoencoders of lecture 004 train on real images in seconds on a CPU.
 """
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Digits", "load_digits"]
+__all__ = ["Digits", "load_digits", "bars_and_stripes"]
 
 
 @dataclass
@@ -72,3 +73,18 @@ def load_digits(
         X_test=torch.as_tensor(X_te, dtype=dtype),
         y_test=torch.as_tensor(y_te, dtype=torch.int64),
     )
+
+
+def bars_and_stripes(n: int = 3, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """All n x n binary images whose rows are all constant (stripes) or whose columns are (bars).
+
+    Returns the 2^(n+1) - 2 distinct images flattened row by row, shape (2^(n+1) - 2, n * n); the blank and
+    the full image are both kinds at once and appear once each.
+    """
+    if not isinstance(n, int) or not 2 <= n <= 5:
+        raise ValueError(f"n must be an int in [2, 5], got {n!r}")
+    lines = ((torch.arange(2**n)[:, None] >> torch.arange(n)) & 1).to(dtype)  # (2^n, n): every on/off pattern
+    stripes = lines[:, :, None].expand(-1, n, n)  # row r is all lines[k, r]
+    bars = lines[:, None, :].expand(-1, n, n)  # column c is all lines[k, c]
+    images = torch.cat([stripes, bars[1:-1]]).reshape(-1, n * n)  # bars 0 and 2^n - 1 repeat two stripes
+    return images

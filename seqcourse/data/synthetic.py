@@ -24,6 +24,7 @@ import math
 import torch
 
 from seqcourse.data.text import BOS_ID, EOS_ID, PAD_ID
+from seqcourse.utils import check_positive
 
 __all__ = [
     "PAD",
@@ -42,17 +43,11 @@ PAD, BOS, EOS = PAD_ID, BOS_ID, EOS_ID
 FIRST = 3
 
 
-def _check_sizes(**values: int) -> None:
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
 def _random_tokens(
     batch_size: int, seq_len: int, n_symbols: int, min_len: int | None, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random symbols (B, T) padded with PAD after a random length in [min_len, T]; also the lengths (B,)."""
-    _check_sizes(batch_size=batch_size, seq_len=seq_len, n_symbols=n_symbols)
+    check_positive(batch_size=batch_size, seq_len=seq_len, n_symbols=n_symbols)
     min_len = seq_len if min_len is None else min_len
     if not isinstance(min_len, int) or not 1 <= min_len <= seq_len:
         raise ValueError(f"min_len must be an int in [1, seq_len={seq_len}], got {min_len!r}")
@@ -119,7 +114,7 @@ def adding_task(
     sum of the two marked values. Predicting the constant 1 gives a mean squared error of about 1/6, the
     baseline a model must beat.
     """
-    _check_sizes(batch_size=batch_size)
+    check_positive(batch_size=batch_size)
     if not isinstance(seq_len, int) or seq_len < 2:
         raise ValueError(f"seq_len must be an int >= 2, got {seq_len!r}")
     half = seq_len // 2
@@ -147,7 +142,7 @@ def sine_task(
     s_t = sin(omega t + phi) (+ Gaussian noise of std ``noise``), omega ~ U[0.1, 0.5], phi ~ U[0, 2 pi).
     Returns x (B, T, 1) = s_0..s_{T-1} and y (B, T, 1) = s_1..s_T, so ``y[:, t] == x[:, t + 1]``.
     """
-    _check_sizes(batch_size=batch_size, seq_len=seq_len)
+    check_positive(batch_size=batch_size, seq_len=seq_len)
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     omega = 0.1 + 0.4 * torch.rand(batch_size, 1, generator=generator)  # (B, 1)
@@ -175,7 +170,7 @@ def narx_task(
     Inputs u_n ~ U[-2, 2]; the plant starts from y_0 = y_{-1} = 0 and follows :func:`narx_step`.
     Returns u (B, T, 1) = u_0..u_{T-1} and y (B, T, 1) = y_1..y_T: ``y[:, n]`` depends on inputs up to n.
     """
-    _check_sizes(batch_size=batch_size, seq_len=seq_len)
+    check_positive(batch_size=batch_size, seq_len=seq_len)
     u = 4 * torch.rand(batch_size, seq_len, generator=generator) - 2  # (B, T)
     y_n = u.new_zeros(batch_size)  # (B,)
     y_prev = u.new_zeros(batch_size)  # (B,)

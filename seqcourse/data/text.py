@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from seqcourse.utils import check_positive
+
 __all__ = [
     "PAD_ID",
     "BOS_ID",
@@ -77,8 +79,7 @@ class Vocab:
     def __init__(
         self, sentences: Iterable[Sequence[str]], *, min_freq: int = 1, max_size: int | None = None
     ) -> None:
-        if not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        check_positive(min_freq=min_freq)
         if max_size is not None and (not isinstance(max_size, int) or max_size < len(SPECIALS)):
             raise ValueError(f"max_size must be None or an int >= {len(SPECIALS)}, got {max_size!r}")
         counts: Counter[str] = Counter()
@@ -149,8 +150,8 @@ def pad(
     lengths = [len(s) for s in sequences]
     if max_len is None:
         max_len = max(lengths)
-    elif not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int or None, got {max_len!r}")
+    else:
+        check_positive(max_len=max_len)
     if not truncate and max(lengths) > max_len:
         raise ValueError(f"a sequence has length {max(lengths)} > max_len={max_len}; pass truncate=True")
     out = torch.full((len(sequences), max_len), pad_id, dtype=torch.long)  # (B, L)
@@ -170,8 +171,7 @@ def make_batches(
     pad_id: int = PAD_ID,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Cut id lists into padded batches: a list of ``(ids (B, L), lengths (B,))``; the last may be smaller."""
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive(batch_size=batch_size)
     order = torch.randperm(len(sequences), generator=generator).tolist() if shuffle else range(len(sequences))
     order = list(order)
     return [
@@ -188,8 +188,7 @@ def stream_batches(
     The stream is cut into ``batch_size`` contiguous rows; batch k holds columns [kT, (k+1)T) of every row,
     so the hidden state of row b can be carried from one batch to the next (truncated BPTT).
     """
-    if not isinstance(batch_size, int) or batch_size < 1 or not isinstance(seq_len, int) or seq_len < 1:
-        raise ValueError(f"batch_size and seq_len must be positive ints, got {batch_size!r}, {seq_len!r}")
+    check_positive(batch_size=batch_size, seq_len=seq_len)
     data = torch.as_tensor(ids, dtype=torch.long)
     if data.ndim != 1:
         raise ValueError(f"ids must be a 1-D stream, got shape {tuple(data.shape)}")

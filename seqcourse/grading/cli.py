@@ -1,6 +1,7 @@
 """``seqcourse-grade``: grade untrusted submissions securely, in parallel, resumably, with reports.
 
     seqcourse-grade ASSIGNMENT SUBMISSIONS --out DIR [--workers N] [--db-url URL] [--force]
+    seqcourse-grade similarity | export | late ...   (instructor tools, see each module's help)
 
 Writes ``DIR/grades.csv``, ``DIR/feedback/<student>/<notebook>.html`` (hidden tests removed),
 ``DIR/summary.html``, the instructor's ``DIR/autograded/`` notebooks and the private course with its
@@ -11,6 +12,7 @@ error, 2 on a usage or setup problem.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections import Counter
@@ -100,7 +102,18 @@ def write_reports(cfg: GradeConfig, results: Sequence[StudentResult]) -> list[di
     return rows
 
 
+#: Instructor tools on a finished run's files: ``seqcourse-grade TOOL ...`` (assignment ids are aNN_*).
+TOOLS = {
+    "similarity": "seqcourse.grading.similarity",
+    "export": "seqcourse.grading.lms",
+    "late": "seqcourse.grading.late",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TOOLS:
+        return importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         limits = Limits(

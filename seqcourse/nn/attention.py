@@ -22,13 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcourse.utils import check_ndim
+from seqcourse.utils import check_floating, check_ndim, check_positive
 
 __all__ = [
     "convex_attention",
     "additive_scores",
     "AdditiveAttention",
     "scaled_dot_product_attention",
+    "check_qkv",
     "attend",
     "causal_mask",
     "lengths_to_mask",
@@ -48,8 +49,7 @@ __all__ = [
 def causal_mask(L: int, S: int | None = None, *, device: torch.device | str | None = None) -> torch.Tensor:
     """Boolean ``(L, S)`` mask, True where key i <= query t: step t sees only the past and itself."""
     S = L if S is None else S
-    if L < 1 or S < 1:
-        raise ValueError(f"causal_mask needs positive sizes, got L={L}, S={S}")
+    check_positive(L=L, S=S)
     return torch.ones(L, S, dtype=torch.bool, device=device).tril()
 
 
@@ -138,10 +138,13 @@ class AdditiveAttention(nn.Module):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """Raise unless ``q`` (..., L, d_k), ``k`` (..., S, d_k), ``v`` (..., S, d_v) are floating-point tensors
+    whose d_k and S agree (``TypeError`` for the type, ``ValueError`` for the shapes)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_floating(name, t)
         if t.ndim < 2:
             raise ValueError(f"{name} must have at least 2 dims (..., length, dim), got {tuple(t.shape)}")
     if q.shape[-1] != k.shape[-1]:
@@ -162,7 +165,7 @@ def scaled_dot_product_attention(
     A query with every key masked gets zero weights and a zero output, like
     ``torch.nn.functional.scaled_dot_product_attention``.
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L, S)
     return attend(scores, v, mask)
 
@@ -185,9 +188,8 @@ def positional_encoding(
     For d_model = 4 a row is ``[sin(pos), cos(pos), sin(pos/100), cos(pos/100)]`` (lecture 002).
     ``d_model`` must be even so that every frequency has its sine and cosine.
     """
-    if not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
-    if not isinstance(d_model, int) or d_model < 2 or d_model % 2:
+    check_positive(max_len=max_len, d_model=d_model)
+    if d_model % 2:
         raise ValueError(f"d_model must be a positive even int (sin/cos pairs), got {d_model!r}")
     pos = torch.arange(max_len, dtype=torch.float64, device=device).unsqueeze(1)  # (max_len, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # (d_model / 2,)
@@ -265,8 +267,9 @@ class MultiHeadAttention(nn.Module):
         attention_fn: AttentionFn | None = None,
     ) -> None:
         super().__init__()
-        if num_heads < 1 or d_model % num_heads:
-            raise ValueError(f"num_heads={num_heads} must be positive and divide d_model={d_model}")
+        check_positive(d_model=d_model, num_heads=num_heads)
+        if d_model % num_heads:
+            raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
         self.kdim, self.vdim = kdim or d_model, vdim or d_model
         self.W_Q = nn.Linear(d_model, d_model, bias=bias)

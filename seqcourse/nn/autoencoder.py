@@ -10,10 +10,15 @@ q(h | x) = N(mu(x), diag sigma^2(x)), a Bernoulli decoder p(x | h) and the loss
     L(x) = -E_q[log p(x | h)] + KL(q(h | x) || N(0, I)),
     KL = 1/2 sum_k (sigma_k^2 + mu_k^2 - 1 - log sigma_k^2),
     h = mu + sigma * eps, eps ~ N(0, I)          (the reparameterisation trick)
+
+-L(x) is the evidence lower bound (ELBO) on log p(x) with the KL term in closed form;
+:meth:`VAE.elbo_monte_carlo` estimates the same bound by sampling every term,
+log p(x|h) + log p(h) - log q(h|x).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -21,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcourse.train import fit
-from seqcourse.utils import check_ndim
+from seqcourse.utils import check_ndim, check_shape
 
 __all__ = [
     "AutoencoderLayer",
@@ -94,7 +99,7 @@ def train_autoencoder(model: nn.Module, X: torch.Tensor, *, epochs: int = 20, lr
     """Minimise the mean over samples of ||x - model(x)||^2 with Adam; returns the loss of each epoch."""
     check_ndim("X", X, 2)
     batches = [X[i : i + batch_size] for i in range(0, X.shape[0], batch_size)]
-    hist = fit(model, batches, step=lambda m, x: ((m(x) - x) ** 2).sum(-1).mean(), epochs=epochs, lr=lr,
+    hist = fit(model, batches, loss=lambda x: ((model(x) - x) ** 2).sum(-1).mean(), epochs=epochs, lr=lr,
                progress=progress)
     return hist.train_loss
 
@@ -175,6 +180,12 @@ class VAE(nn.Module):
         e = self.encoder(x)  # (B, d_hidden)
         return self.to_mu(e), self.to_log_var(e)  # (B, d_latent) each
 
+    @torch.no_grad()
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """Bernoulli means sigma(decoder(h)) for latent points h (B, d_latent); returns (B, d)."""
+        check_shape("h", h, ("B", self.d_latent))
+        return torch.sigmoid(self.decoder(h))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (decoder logits (B, d), mu, log_var)."""
         mu, log_var = self.encode(x)
@@ -186,6 +197,24 @@ class VAE(nn.Module):
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1).mean()
         kl = gaussian_kl(mu, log_var).mean()
         return recon + kl, recon, kl
+
+    @torch.no_grad()
+    def elbo_monte_carlo(self, x: torch.Tensor, n_samples: int = 1000,
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+        """ELBO(x) = E_q[log p(x | h) + log N(h; 0, I) - log q(h | x)], averaged over ``n_samples`` h ~ q.
+
+        Every term is sampled (no closed-form KL), so this is an independent check of -:meth:`loss`; (B,).
+        ``generator``, if given, must live on x's device.
+        """
+        mu, log_var = self.encode(x)  # (B, k) each
+        eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        h = reparameterize(mu, log_var, eps)  # (S, B, k)
+        logits = self.decoder(h)  # (S, B, d)
+        log_px = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+        log_2pi = math.log(2 * math.pi)
+        log_prior = -0.5 * (h**2 + log_2pi).sum(-1)  # (S, B)
+        log_q = -0.5 * (eps**2 + log_var + log_2pi).sum(-1)  # N(h; mu, sigma^2) with (h - mu) / sigma = eps
+        return (log_px + log_prior - log_q).mean(0)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqcourse.nn.attention import _check_qkv, attend, scaled_dot_product_attention
-from seqcourse.utils import check_positive
+from seqcourse.nn.attention import attend, check_qkv, scaled_dot_product_attention
+from seqcourse.utils import check_non_negative, check_positive
 
 __all__ = [
     "local_mask",
@@ -49,7 +49,7 @@ __all__ = [
 
 
 def _check_self(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> int:
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     if q.shape[-2] != k.shape[-2]:
         raise ValueError(f"this pattern needs as many queries as keys, got L={q.shape[-2]}, S={k.shape[-2]}")
     return q.shape[-2]
@@ -83,8 +83,7 @@ def local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: i
     outside the sequence are masked. ``window >= N - 1`` is full attention.
     """
     N = _check_self(q, k, v)
-    if not isinstance(window, int) or window < 0:
-        raise ValueError(f"window must be a non-negative int, got {window!r}")
+    check_non_negative(window=window)
     w = min(window, N - 1)
     k_win, v_win, key_pos = _windows(k, v, w)
     scores = (q.unsqueeze(-2) @ k_win) / math.sqrt(q.shape[-1])  # (..., N, 1, 2w + 1)
@@ -208,7 +207,7 @@ def clustering_attention(
 
     Runs one small attention per (leading index, bucket), on the gathered members only.
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     bq, bk = buckets if buckets is not None else kmeans_buckets(q, k, num_clusters, iters, generator)
     lead = q.shape[:-2]
     qf, kf, vf = (t.reshape(-1, *t.shape[-2:]) for t in (q, k, v))  # (M, N, d)
@@ -278,7 +277,7 @@ class LinformerAttention(nn.Module):
         self.F = nn.Parameter(torch.randn(k, seq_len) / math.sqrt(seq_len))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        _check_qkv(q, k, v)
+        check_qkv(q, k, v)
         S = k.shape[-2]
         if S > self.E.shape[1]:
             raise ValueError(f"key length {S} exceeds seq_len={self.E.shape[1]}")
@@ -300,7 +299,7 @@ class SynthesizerAttention(nn.Module):
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        _check_qkv(q, k, v)
+        check_qkv(q, k, v)
         L, S = q.shape[-2], k.shape[-2]
         if max(L, S) > self.R.shape[0]:
             raise ValueError(f"lengths L={L}, S={S} exceed max_len={self.R.shape[0]}")
@@ -331,7 +330,7 @@ def linear_attention(
     The sums over i do not depend on t, so they are computed once: cost O(N d d') instead of O(N^2 (d + d')).
     ``causal=True`` replaces them by prefix sums over i <= t (O(N d d') memory for the running sums).
     """
-    _check_qkv(q, k, v)
+    check_qkv(q, k, v)
     phi_q, phi_k = feature_map(q), feature_map(k)  # (..., L, d), (..., S, d)
     if not causal:
         kv = phi_k.transpose(-2, -1) @ v  # (..., d, d_v): sum_i phi(k^i) v^i^T

@@ -70,7 +70,8 @@ class ManyToOne(nn.Module):
         if forget_bias is not None and cell != "lstm":
             raise ValueError(f"forget_bias applies to cell='lstm' only, got cell={cell!r}")
         self.cell = cell
-        self.rnn = _LAYERS[cell](input_size, hidden_size, num_layers, bidirectional, batch_first=True)
+        layer = _LAYERS[cell]
+        self.rnn = layer(input_size, hidden_size, num_layers, bidirectional=bidirectional, batch_first=True)
         directions = 2 if bidirectional else 1
         self.V = nn.Linear(directions * hidden_size, output_size)  # weight V (k, D n), bias c (k,)
         if forget_bias is not None:

@@ -10,6 +10,13 @@ We use sgn(0) = the unit's current state, so an asynchronous update changes s_i 
 h_i = sum_j w_ij s_j disagrees with it; the flip then lowers E by 2|h_i|, so E never increases and the
 dynamics stop at a fixed point s(t+1) = s(t). Synchronous updates may instead cycle with period 2.
 Random patterns are stable up to a load P/N of about 0.138 (Amit, Gutfreund and Sompolinsky, 1985).
+Correlated patterns (such as images of digits, which share their background) interfere far sooner; the
+projection rule W = Xi^+ Xi (Personnaz, Guyon and Dreyfus, 1985) makes every stored pattern a fixed point
+as long as the patterns are linearly independent.
+
+The modern (continuous) Hopfield network of Ramsauer et al. (2021) stores the patterns as the rows of X (P, N)
+and updates a state xi (N,) by xi <- X^T softmax(beta X xi): attention with the state as the query and the
+stored patterns as keys and values.
 """
 
 from __future__ import annotations
@@ -22,15 +29,18 @@ from seqcourse.utils import check_ndim, check_shape
 
 __all__ = [
     "hebbian_weights",
+    "projection_weights",
     "energy",
     "update_unit",
     "update_async",
     "update_sync",
     "recall",
+    "trajectory",
     "corrupt",
     "overlap",
     "random_patterns",
     "capacity_experiment",
+    "modern_update",
 ]
 
 
@@ -66,6 +76,20 @@ def hebbian_weights(patterns: torch.Tensor) -> torch.Tensor:
     return W.fill_diagonal_(0.0)
 
 
+def projection_weights(patterns: torch.Tensor) -> torch.Tensor:
+    """Projection (pseudo-inverse) rule W = Xi^+ Xi, zero diagonal; ``patterns`` Xi (P, N); returns (N, N).
+
+    Xi^+ Xi is the orthogonal projection onto the span of the patterns, so W xi^mu = xi^mu - diag(W) xi^mu
+    before the diagonal is removed: each unit's field has the sign of xi^mu_i whenever the projection's
+    diagonal entries are below 1, which holds for P linearly independent patterns with P < N in practice.
+    """
+    check_ndim("patterns", patterns, 2)
+    _check_spins("patterns", patterns)
+    W = torch.linalg.pinv(patterns) @ patterns  # (N, N), symmetric
+    W = (W + W.T) / 2  # remove round-off asymmetry
+    return W.fill_diagonal_(0.0)
+
+
 def energy(W: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """E(s) = -1/2 s^T W s for s (N,) or a batch (B, N); returns a scalar or (B,)."""
     _check_weights(W, s)
@@ -86,7 +110,7 @@ def update_async(W: torch.Tensor, s: torch.Tensor, order: Sequence[int] | torch.
     """One asynchronous sweep: every unit once, in ``order`` (default: a random permutation)."""
     _check_weights(W, s)
     if order is None:
-        order = torch.randperm(W.shape[0], generator=generator)
+        order = torch.randperm(W.shape[0], generator=generator, device=W.device)
     out = s.clone()
     for i in (order.tolist() if isinstance(order, torch.Tensor) else order):
         out[..., i] = _sgn(out @ W[:, i], out[..., i])  # uses the states already updated in this sweep
@@ -112,13 +136,34 @@ def recall(W: torch.Tensor, s: torch.Tensor, mode: str = "async", max_sweeps: in
     return s, max_sweeps
 
 
+def trajectory(W: torch.Tensor, s: torch.Tensor, n_sweeps: int = 3, every: int = 1,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """States of the asynchronous dynamics, one row after every ``every`` single-unit updates.
+
+    Runs ``n_sweeps`` sweeps (each a fresh random order of all N units) from ``s`` (N,) and returns
+    (1 + n_sweeps * N // every, N): the first row is ``s`` itself; rows stop changing at a fixed point.
+    """
+    _check_weights(W, s)
+    check_ndim("s", s, 1)
+    N = W.shape[0]
+    if n_sweeps < 1 or not 1 <= every <= N or N % every:
+        raise ValueError(f"need n_sweeps >= 1 and every a divisor of N = {N}, got {n_sweeps} and {every}")
+    rows, state = [s.clone()], s.clone()
+    for _ in range(n_sweeps):
+        for t, i in enumerate(torch.randperm(N, generator=generator, device=W.device).tolist(), start=1):
+            state[i] = _sgn(state @ W[:, i], state[i])
+            if t % every == 0:
+                rows.append(state.clone())
+    return torch.stack(rows)  # (1 + n_sweeps * N // every, N)
+
+
 def corrupt(pattern: torch.Tensor, n_flips: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Flip the sign of ``n_flips`` distinct, randomly chosen units of ``pattern`` (N,)."""
     check_ndim("pattern", pattern, 1)
     _check_spins("pattern", pattern)
     if not 0 <= n_flips <= pattern.shape[0]:
         raise ValueError(f"n_flips must lie in [0, {pattern.shape[0]}], got {n_flips}")
-    idx = torch.randperm(pattern.shape[0], generator=generator)[:n_flips]
+    idx = torch.randperm(pattern.shape[0], generator=generator, device=pattern.device)[:n_flips]
     out = pattern.clone()
     out[idx] = -out[idx]
     return out
@@ -163,3 +208,17 @@ def capacity_experiment(
             recalled += int((overlap(final, xi) >= min_overlap).sum())
         results.append((float(alpha), recalled / (P * trials)))
     return results
+
+
+def modern_update(X: torch.Tensor, xi: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """One update of the modern Hopfield network: xi <- X^T softmax(beta X xi).
+
+    ``X`` (P, N) stored patterns (any real values), ``xi`` (N,) or a batch of states (B, N); returns the same
+    shape as ``xi``. This is softmax attention with query xi, keys and values X and scale beta.
+    """
+    check_ndim("X", X, 2)
+    check_ndim("xi", xi, (1, 2))
+    if xi.shape[-1] != X.shape[1]:
+        raise ValueError(f"xi must have N = {X.shape[1]} entries in its last axis, got {tuple(xi.shape)}")
+    p = torch.softmax(beta * xi @ X.T, dim=-1)  # (P,) or (B, P): the attention weights over stored patterns
+    return p @ X  # (N,) or (B, N)

@@ -16,7 +16,7 @@ log-likelihoods are exact. A DBN stacks RBMs trained greedily, layer by layer, t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +84,19 @@ class RBM(nn.Module):
             v = torch.bernoulli(self.p_v_given_h(h), generator=generator)  # (B, d)
         return v, self.p_h_given_v(v)
 
+    @torch.no_grad()
+    def sample(self, n: int, burn_in: int = 100, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples v ~ p(v): Gibbs chains started at uniform random v, kept after ``burn_in`` steps; (n, d).
+
+        The chains start far from p(v); the first steps still remember that start, hence the burn-in.
+        Returns the visible means p(v | h) of the last step, which read better as images than 0/1 draws.
+        """
+        if n < 1 or burn_in < 1:
+            raise ValueError(f"need n >= 1 and burn_in >= 1, got {n} and {burn_in}")
+        v = torch.bernoulli(self.W.new_full((n, self.n_visible), 0.5), generator=generator)  # (n, d)
+        v, ph = self.gibbs(v, burn_in, generator)
+        return self.p_v_given_h(torch.bernoulli(ph, generator=generator))
+
     def log_partition(self) -> torch.Tensor:
         """log Z exactly, enumerating whichever layer is smaller (at most 2^20 states)."""
         if self.n_hidden <= self.n_visible:
@@ -128,12 +141,14 @@ class RBM(nn.Module):
 
 def train_rbm(rbm: RBM, data: torch.Tensor, *, epochs: int = 10, lr: float = 0.05, k: int = 1,
               batch_size: int = 32, persistent: bool = False, momentum: float = 0.5,
-              generator: torch.Generator | None = None) -> list[float]:
+              generator: torch.Generator | None = None,
+              callback: Callable[[RBM], None] | None = None) -> list[float]:
     """Train ``rbm`` on ``data`` (N, d) with CD-k (or persistent CD) and SGD with momentum.
 
     ``data`` may hold probabilities in [0, 1] (e.g. the hidden activations of a lower RBM in a DBN).
     Returns the mean squared reconstruction error ||v - p(v | h ~ p(h|v))||^2 / d of each epoch
-    (a cheap progress signal; it is not the likelihood).
+    (a cheap progress signal; it is not the likelihood). ``callback(rbm)``, if given, runs after every epoch
+    (e.g. to record the exact log-likelihood of a small model).
     """
     rbm._check_v(data)
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -143,7 +158,7 @@ def train_rbm(rbm: RBM, data: torch.Tensor, *, epochs: int = 10, lr: float = 0.0
     chain = torch.bernoulli(data[:batch_size].new_full((batch_size, rbm.n_visible), 0.5), generator=generator)
     errors = []
     for _ in range(epochs):
-        perm = torch.randperm(data.shape[0], generator=generator).to(data.device)
+        perm = torch.randperm(data.shape[0], generator=generator, device=data.device)
         total = 0.0
         for start in range(0, data.shape[0], batch_size):
             v0 = data[perm[start : start + batch_size]]  # (B, d)
@@ -157,6 +172,8 @@ def train_rbm(rbm: RBM, data: torch.Tensor, *, epochs: int = 10, lr: float = 0.0
                 h = torch.bernoulli(rbm.p_h_given_v(v0), generator=generator)
                 total += float(((v0 - rbm.p_v_given_h(h)) ** 2).sum())
         errors.append(total / (data.shape[0] * rbm.n_visible))
+        if callback is not None:
+            callback(rbm)
     return errors
 
 
@@ -190,6 +207,18 @@ class DBN(nn.Module):
         for rbm in self.rbms:
             v = rbm.p_h_given_v(v)
         return v
+
+    @torch.no_grad()
+    def generate(self, n: int, burn_in: int = 200, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Top-down generation: sample the top RBM, then pass p(h_{l-1} | h_l) down to the pixels; (n, d).
+
+        The top RBM is an undirected associative memory; the layers below act as a directed sigmoid network
+        from h_L to v, which is how a DBN generates (the upward pass of :meth:`transform` recognises).
+        """
+        x = self.rbms[-1].sample(n, burn_in, generator)  # (n, p_{L-1}): visible means of the top RBM
+        for rbm in reversed(self.rbms[:-1]):
+            x = rbm.p_v_given_h(x)  # (n, d_l)
+        return x
 
     def to_classifier(self, n_classes: int) -> nn.Sequential:
         """A feed-forward classifier initialised from the RBMs (Linear with W^T and c, then sigmoid, per

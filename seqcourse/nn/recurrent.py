@@ -1,4 +1,4 @@
-"""Recurrent cells and layers (RNN, LSTM, GRU) written from the equations, drop-in for ``torch.nn``.
+"""Recurrent cells and layers (RNN, LSTM, GRU) written from the equations, shaped like ``torch.nn``'s.
 
 Notation (lectures 000 and 004): U multiplies the input x_t ∈ R^m, W the previous state h_{t-1} ∈ R^n,
 b is the bias. The gates of one cell are stacked into one matrix so that each step costs one matmul:
@@ -17,8 +17,16 @@ only their sum matters, so each cell has one bias b = b_ih + b_hh, as in the lec
 candidate, where b_hh sits inside r ⊙ (...) and is kept separately as ``b_hg``.
 
 Layers run the time loop in Python but hoist the input projections U x_t + b of all time steps into one
-matmul before the loop; inside the loop there is one matmul (W h_{t-1}) per step. Shapes follow
-``torch.nn`` exactly (h0 is always (num_layers * D, B, n), even when batch_first).
+matmul before the loop; inside the loop there is one matmul (W h_{t-1}) per step.
+
+Differences from ``torch.nn`` (everything else, shapes included, is the same; h0 is always
+(num_layers * D, B, n), even when batch_first):
+
+* ``batch_first`` defaults to **True**, the convention of the whole package (see :mod:`seqcourse.nn`);
+  ``torch.nn`` defaults to False. Pass ``batch_first=False`` for (T, B, m) inputs.
+* Everything after ``num_layers`` is keyword-only (``bidirectional=``, ``batch_first=``, ``dropout=``,
+  ``nonlinearity=``), so a positional argument can never land in the wrong slot; there is no ``bias``
+  (always on) and no ``proj_size``. ``from_torch`` copies a module with ``bias=True, proj_size=0``.
 """
 
 from __future__ import annotations
@@ -158,14 +166,14 @@ class _Recurrent(nn.Module):
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
+        *,
         bidirectional: bool = False,
         batch_first: bool = True,
         dropout: float = 0.0,
         **cell_kwargs: str,
     ) -> None:
         super().__init__()
-        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-            raise ValueError(f"num_layers must be an int >= 1, got {num_layers!r}")
+        check_positive(num_layers=num_layers)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -260,9 +268,9 @@ class _Recurrent(nn.Module):
             module.input_size,
             module.hidden_size,
             module.num_layers,
-            module.bidirectional,
-            module.batch_first,
-            float(module.dropout),
+            bidirectional=module.bidirectional,
+            batch_first=module.batch_first,
+            dropout=float(module.dropout),
             **kwargs,
         ).to(device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
@@ -286,7 +294,8 @@ class _Recurrent(nn.Module):
 class RNN(_Recurrent):
     """Multi-layer Elman-style RNN, h_t = φ(U x_t + W h_{t-1} + b). ``forward(x, h0) -> (output, h_n)``.
 
-    x: (B, T, m) if batch_first else (T, B, m), or unbatched (T, m); h0: (L * D, B, n).
+    ``RNN(input_size, hidden_size, num_layers=1, *, bidirectional=False, batch_first=True, dropout=0.0,
+    nonlinearity="tanh")``. x: (B, T, m) (batch_first) or (T, B, m), or unbatched (T, m); h0: (L * D, B, n).
     output: (B, T, D n) (or (T, B, D n)); h_n: (L * D, B, n).
     """
 
@@ -298,26 +307,27 @@ class RNN(_Recurrent):
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
+        *,
         bidirectional: bool = False,
         batch_first: bool = True,
         dropout: float = 0.0,
-        *,
         nonlinearity: str = "tanh",
     ) -> None:
         super().__init__(
             input_size,
             hidden_size,
             num_layers,
-            bidirectional,
-            batch_first,
-            dropout,
+            bidirectional=bidirectional,
+            batch_first=batch_first,
+            dropout=dropout,
             nonlinearity=nonlinearity,
         )
         self.nonlinearity = nonlinearity
 
 
 class GRU(_Recurrent):
-    """Multi-layer GRU. ``forward(x, h0) -> (output, h_n)`` with the shapes of :class:`RNN`."""
+    """Multi-layer GRU with the constructor and shapes of :class:`RNN` (no ``nonlinearity``).
+    ``forward(x, h0) -> (output, h_n)``."""
 
     cell_class = GRUCell
     torch_class = nn.GRU
@@ -331,7 +341,10 @@ class GRU(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """Multi-layer LSTM. ``forward(x, (h0, c0)) -> (output, (h_n, c_n))``; h0, c0, h_n, c_n: (L * D, B, n)."""
+    """Multi-layer LSTM with the constructor of :class:`GRU`.
+
+    ``forward(x, (h0, c0)) -> (output, (h_n, c_n))``; h0, c0, h_n, c_n: (L * D, B, n).
+    """
 
     cell_class = LSTMCell
     torch_class = nn.LSTM

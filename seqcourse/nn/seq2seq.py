@@ -12,7 +12,8 @@ The lecture's Tom-chases-Jerry example is this c_i: translating "汤姆" mixes 0
 
 Training feeds the true previous token y_{i-1} (teacher forcing); with ``sampling_prob`` p > 0 each example
 feeds, with probability p, the model's own previous prediction instead (scheduled sampling), so that the
-model learns to recover from its mistakes as it must at test time.
+model learns to recover from its mistakes as it must at test time. :func:`seqcourse.demos.train_dates`
+trains one on date-format translation.
 """
 
 from __future__ import annotations
@@ -24,29 +25,41 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcourse.data.text import BOS_ID, EOS_ID, PAD_ID
-from seqcourse.decoding import beam_search, greedy_decode
+from seqcourse.decoding import Step, beam_search, greedy_decode
 from seqcourse.nn.attention import attend, lengths_to_mask
 from seqcourse.nn.recurrent import GRU, GRUCell
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape, check_token_ids
 
-__all__ = ["Seq2Seq", "train_dates"]
+__all__ = ["Seq2Seq"]
 
 
 class Seq2Seq(nn.Module):
-    """GRU encoder-decoder: ``attention=True`` is the Bahdanau decoder, ``False`` the context-vector one."""
+    """GRU encoder-decoder: ``attention=True`` is the Bahdanau decoder, ``False`` the context-vector one.
+
+    ``loss((src, src_lengths, tgt))`` trains it (scheduled sampling with probability ``sampling_prob`` in
+    training mode); ``step, state = decoder(src)`` feeds :mod:`seqcourse.decoding`.
+    """
 
     def __init__(
         self,
         src_vocab_size: int,
         tgt_vocab_size: int,
+        *,
         emb_size: int = 32,
         hidden_size: int = 64,
         attention: bool = True,
         attn_size: int | None = None,
+        sampling_prob: float = 0.0,
     ) -> None:
         super().__init__()
+        check_positive(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, emb_size=emb_size,
+                       hidden_size=hidden_size)
+        if attn_size is not None:
+            check_positive(attn_size=attn_size)
+        _check_probability(sampling_prob)
         n, a = hidden_size, attn_size or hidden_size
-        self.attention = attention
+        self.attention, self.sampling_prob = attention, sampling_prob
+        self.src_vocab_size = src_vocab_size
         self.src_embedding = nn.Embedding(src_vocab_size, emb_size)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, emb_size)
         self.encoder = GRU(emb_size, n, batch_first=True)
@@ -55,15 +68,19 @@ class Seq2Seq(nn.Module):
             self.W_a = nn.Linear(n, a, bias=False)
             self.U_a = nn.Linear(n, a)
             self.v = nn.Linear(a, 1, bias=False)
-        self.decoder = GRUCell(emb_size + n, n)
+        self.decoder_cell = GRUCell(emb_size + n, n)
         self.W_o = nn.Linear(2 * n + emb_size, tgt_vocab_size)
 
     # --- encoder ----------------------------------------------------------------------------------------
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Encode ``src`` (B, S) with true lengths (B,); returns the decoder's initial state, all batch-first:
-        ``s`` (B, n), ``C`` (B, n), ``H`` (B, S, n), ``UH`` = U_a H (B, S, a) hoisted out of the decoder
-        loop, and ``mask`` (B, S), True on real positions."""
-        check_ndim("src", src, 2)
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Encode ``src`` (B, S) with true lengths (B,) (default: the count of non-``<pad>`` tokens).
+
+        Returns the decoder's initial state, all batch-first: ``s`` (B, n), ``C`` (B, n), ``H`` (B, S, n),
+        ``UH`` = U_a H (B, S, a) hoisted out of the decoder loop, ``mask`` (B, S), True on real positions.
+        """
+        check_token_ids("src", src, self.src_vocab_size)
+        if src_lengths is None:
+            src_lengths = (src != PAD_ID).sum(1)  # (B,)
         check_shape("src_lengths", src_lengths, (src.shape[0],))
         if int(src_lengths.min()) < 1 or int(src_lengths.max()) > src.shape[1]:
             raise ValueError(f"src_lengths must lie in [1, {src.shape[1]}], got {src_lengths.tolist()}")
@@ -90,7 +107,7 @@ class Seq2Seq(nn.Module):
         else:
             c = state["C"]  # (B, n)
         emb = self.tgt_embedding(y_prev)  # (B, emb)
-        s = self.decoder(torch.cat([emb, c], dim=-1), s)  # (B, n) = s_i
+        s = self.decoder_cell(torch.cat([emb, c], dim=-1), s)  # (B, n) = s_i
         logits = self.W_o(torch.cat([s, c, emb], dim=-1))  # (B, V)
         return logits, {**state, "s": s}, alpha
 
@@ -110,8 +127,7 @@ class Seq2Seq(nn.Module):
         own previous argmax prediction with probability ``sampling_prob`` (scheduled sampling).
         """
         check_ndim("tgt_in", tgt_in, 2)
-        if not 0.0 <= sampling_prob <= 1.0:
-            raise ValueError(f"sampling_prob must be in [0, 1], got {sampling_prob}")
+        _check_probability(sampling_prob)
         if tgt_in.shape[0] != src.shape[0]:
             sizes = f"{src.shape[0]} and {tgt_in.shape[0]}"
             raise ValueError(f"src and tgt_in need the same batch size, got {sizes}")
@@ -123,7 +139,9 @@ class Seq2Seq(nn.Module):
                 y_prev = tgt_in[:, i]
                 if sampling_prob > 0:
                     own = logits_all[-1].argmax(-1)  # (B,), no gradient flows through argmax
-                    coin = torch.rand(y_prev.shape, generator=generator).to(y_prev.device) < sampling_prob
+                    where = generator.device if generator is not None else y_prev.device
+                    coin = torch.rand(y_prev.shape, generator=generator, device=where).to(y_prev.device)
+                    coin = coin < sampling_prob
                     y_prev = torch.where(coin, own, y_prev)
             logits, state, alpha = self.decode_step(y_prev, state)
             logits_all.append(logits)
@@ -131,75 +149,47 @@ class Seq2Seq(nn.Module):
         attn = torch.stack(alphas, dim=1) if self.attention else None  # (B, T, S)
         return torch.stack(logits_all, dim=1), attn  # (B, T, V)
 
-    def loss(
-        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt: torch.Tensor, sampling_prob: float = 0.0
-    ) -> torch.Tensor:
-        """Cross-entropy of ``tgt[:, 1:]`` given ``tgt[:, :-1]``; ``<pad>`` targets are ignored."""
-        logits, _ = self(src, src_lengths, tgt[:, :-1], sampling_prob)
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy of ``tgt[:, 1:]`` given ``tgt[:, :-1]`` for ``batch = (src, src_lengths, tgt)``;
+        ``<pad>`` targets are ignored. In training mode the decoder feeds its own predictions with
+        probability ``self.sampling_prob`` (scheduled sampling); in eval mode it is pure teacher forcing."""
+        src, src_lengths, tgt = batch
+        p = self.sampling_prob if self.training else 0.0
+        logits, _ = self(src, src_lengths, tgt[:, :-1], p)
         return F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=PAD_ID)
 
     # --- inference through seqcourse.decoding ------------------------------------------------------------
-    def step_fn(self):
-        """``step(prefix, state)`` for :mod:`seqcourse.decoding`; the state is :meth:`encode`'s dict."""
+    def decoder(
+        self, src: torch.Tensor, src_lengths: torch.Tensor | None = None
+    ) -> tuple[Step, dict[str, torch.Tensor]]:
+        """``(step, state)`` for :mod:`seqcourse.decoding`; the state is :meth:`encode`'s dict and each step
+        reads the newest token of the prefix."""
 
         def step(prefix: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
             logits, state, _ = self.decode_step(prefix[:, -1], state)
             return torch.log_softmax(logits, dim=-1), state
 
-        return step
+        return step, self.encode(src, src_lengths)
 
     @torch.no_grad()
-    def greedy(self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int = 20) -> torch.Tensor:
+    def greedy(
+        self, src: torch.Tensor, src_lengths: torch.Tensor | None = None, max_len: int = 20
+    ) -> torch.Tensor:
         """Greedy translations (B, L), ``<eos>`` included, ``<pad>`` after it."""
-        state = self.encode(src, src_lengths)
-        return greedy_decode(self.step_fn(), state, BOS_ID, EOS_ID, max_len, pad=PAD_ID)
+        return greedy_decode(*self.decoder(src, src_lengths), BOS_ID, EOS_ID, max_len, pad=PAD_ID)
 
     @torch.no_grad()
     def beam(
-        self, src: torch.Tensor, src_lengths: torch.Tensor, beam_width: int = 4, max_len: int = 20
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor | None = None,
+        beam_width: int = 4,
+        max_len: int = 20,
     ) -> list[list[int]]:
         """Beam-search translations, one token list per example (``<eos>`` included if produced)."""
-        state = self.encode(src, src_lengths)
-        return beam_search(self.step_fn(), state, BOS_ID, EOS_ID, beam_width, max_len)
+        return beam_search(*self.decoder(src, src_lengths), BOS_ID, EOS_ID, beam_width, max_len)
 
 
-def _exact_match(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, tgt: torch.Tensor) -> float:
-    out = model.greedy(src, lengths, max_len=tgt.shape[1] - 1)  # (B, <= 11)
-    want = tgt[:, 1:]  # (B, 11)
-    if out.shape[1] < want.shape[1]:
-        out = F.pad(out, (0, want.shape[1] - out.shape[1]), value=PAD_ID)
-    return float((out == want).all(dim=1).float().mean())
-
-
-def train_dates(
-    n_train: int = 2000,
-    n_val: int = 300,
-    epochs: int = 3,
-    batch_size: int = 50,
-    attention: bool = True,
-    sampling_prob: float = 0.0,
-    seed: int = 0,
-) -> tuple[Seq2Seq, float]:
-    """Train on date-format translation (``seqcourse.data.dates``); return the model and the share of held-out
-    dates translated exactly (greedy). About 10 s on one free CPU core with the defaults (about 94 %)."""
-    from seqcourse.data import dates
-
-    torch.manual_seed(seed)
-    vocab = dates.date_vocab()
-    src, lengths, tgt = dates.encode_pairs(dates.date_pairs(n_train, seed=seed), vocab)
-    v_src, v_len, v_tgt = dates.encode_pairs(dates.date_pairs(n_val, seed=seed + 1), vocab)
-    model = Seq2Seq(len(vocab), len(vocab), emb_size=16, hidden_size=64, attention=attention)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(n_train, generator=g)
-        for k in range(0, n_train, batch_size):
-            idx = order[k : k + batch_size]
-            S = int(lengths[idx].max())
-            opt.zero_grad()
-            loss = model.loss(src[idx, :S], lengths[idx], tgt[idx], sampling_prob)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-    model.eval()
-    return model, _exact_match(model, v_src, v_len, v_tgt)
+def _check_probability(p: float) -> None:
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"sampling_prob must be in [0, 1], got {p!r}")

@@ -8,38 +8,29 @@ Encoder block (post-LN, the lectures' form)::
 ``norm_first=True`` gives the pre-LN variant ``X' = X + MultiHead(LayerNorm(X))`` (lecture 001's "Layer Norm
 adjustment"). The decoder block adds masked (causal) self-attention before, and cross-attention to the
 encoder output Z after. The full model embeds tokens, adds the sinusoidal positional encoding, trains with
-shifted-right teacher forcing, and exposes ``step_fn`` for the decoders of :mod:`seqcourse.decoding`.
-
-Demos (``reversal_demo``, ``date_demo``) are functions; importing the module runs nothing.
+shifted-right teacher forcing (``model.loss((src, tgt))``), and hands the decoders of
+:mod:`seqcourse.decoding` a ``(step, state)`` pair from ``model.decoder(src)``. Its hyper-parameters form a
+:class:`TransformerConfig`, as in nanoGPT.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqcourse.decoding import Step
 from seqcourse.nn.attention import (
     LearnedPositionalEmbedding,
     MultiHeadAttention,
     SinusoidalPositionalEncoding,
 )
-from seqcourse.utils import check_ndim
+from seqcourse.utils import check_ndim, check_non_negative, check_positive, check_token_ids
 
-__all__ = [
-    "FeedForward",
-    "EncoderBlock",
-    "DecoderBlock",
-    "Transformer",
-    "shift_right",
-    "seq2seq_loss",
-    "token_accuracy",
-    "reversal_demo",
-    "date_demo",
-]
+__all__ = ["FeedForward", "EncoderBlock", "DecoderBlock", "TransformerConfig", "Transformer", "shift_right"]
 
 
 class FeedForward(nn.Module):
@@ -63,7 +54,7 @@ def _from_torch_layer(cls: type, layer: nn.Module, norms: tuple[str, ...]) -> nn
     if not layer.self_attn.batch_first:
         raise ValueError("copy from a batch_first=True layer so both take (B, T, d_model)")
     new = cls(layer.self_attn.embed_dim, layer.self_attn.num_heads, layer.linear1.out_features,
-              layer.dropout.p, layer.norm_first).to(layer.linear1.weight)
+              dropout=layer.dropout.p, norm_first=layer.norm_first).to(layer.linear1.weight)
     new.self_attn = MultiHeadAttention.from_torch(layer.self_attn)
     with torch.no_grad():
         for ours, theirs in ((new.ffn.W_1, layer.linear1), (new.ffn.W_2, layer.linear2)):
@@ -82,7 +73,7 @@ class EncoderBlock(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False
+        self, d_model: int, num_heads: int, d_ff: int, *, dropout: float = 0.0, norm_first: bool = False
     ) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
@@ -119,7 +110,7 @@ class DecoderBlock(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False
+        self, d_model: int, num_heads: int, d_ff: int, *, dropout: float = 0.0, norm_first: bool = False
     ) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
@@ -168,8 +159,38 @@ def shift_right(y: torch.Tensor, bos: int) -> torch.Tensor:
     return torch.cat([y.new_full((y.shape[0], 1), bos), y[:, :-1]], dim=1)  # (B, T)
 
 
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Hyper-parameters of :class:`Transformer` (the defaults train the chapters' tasks on a CPU).
+
+    ``max_len`` bounds the positions of the positional encoding; positions equal to ``pad_id`` are masked as
+    keys and ignored by the loss.
+    """
+
+    src_vocab: int
+    tgt_vocab: int
+    d_model: int = 64
+    num_heads: int = 4
+    num_encoder_layers: int = 2
+    num_decoder_layers: int = 2
+    d_ff: int = 128
+    dropout: float = 0.0
+    max_len: int = 256
+    norm_first: bool = False
+    learned_positions: bool = False
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive(src_vocab=self.src_vocab, tgt_vocab=self.tgt_vocab, d_model=self.d_model,
+                       num_heads=self.num_heads, d_ff=self.d_ff, max_len=self.max_len)
+        check_non_negative(num_encoder_layers=self.num_encoder_layers,
+                           num_decoder_layers=self.num_decoder_layers, pad_id=self.pad_id)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+
 class Transformer(nn.Module):
-    """Encoder-decoder Transformer on token ids.
+    """Encoder-decoder Transformer on token ids, built from a :class:`TransformerConfig`.
 
     ``forward(src (B, S), tgt_in (B, T))`` -> logits (B, T, tgt_vocab), where ``tgt_in`` is the shifted-right
     target. Positions equal to ``pad_id`` in ``src`` / ``tgt_in`` are masked as keys. Token embeddings are
@@ -177,50 +198,42 @@ class Transformer(nn.Module):
     closes each stack (as in ``nn.Transformer``).
     """
 
-    def __init__(
-        self,
-        src_vocab: int,
-        tgt_vocab: int,
-        d_model: int = 64,
-        num_heads: int = 4,
-        num_encoder_layers: int = 2,
-        num_decoder_layers: int = 2,
-        d_ff: int = 128,
-        dropout: float = 0.0,
-        *,
-        max_len: int = 256,
-        norm_first: bool = False,
-        learned_positions: bool = False,
-        pad_id: int = 0,
-    ) -> None:
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        self.d_model, self.pad_id = d_model, pad_id
-        self.src_embed = nn.Embedding(src_vocab, d_model)
-        self.tgt_embed = nn.Embedding(tgt_vocab, d_model)
-        position = LearnedPositionalEmbedding if learned_positions else SinusoidalPositionalEncoding
-        self.src_pos, self.tgt_pos = position(d_model, max_len), position(d_model, max_len)
-        args = (d_model, num_heads, d_ff, dropout, norm_first)
-        self.encoder = nn.ModuleList(EncoderBlock(*args) for _ in range(num_encoder_layers))
-        self.decoder = nn.ModuleList(DecoderBlock(*args) for _ in range(num_decoder_layers))
-        self.enc_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
-        self.dec_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
-        self.out = nn.Linear(d_model, tgt_vocab)
-        self.dropout = nn.Dropout(dropout)
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+        self.config = c = config
+        self.d_model, self.pad_id = c.d_model, c.pad_id
+        self.src_embed = nn.Embedding(c.src_vocab, c.d_model)
+        self.tgt_embed = nn.Embedding(c.tgt_vocab, c.d_model)
+        position = LearnedPositionalEmbedding if c.learned_positions else SinusoidalPositionalEncoding
+        self.src_pos, self.tgt_pos = position(c.d_model, c.max_len), position(c.d_model, c.max_len)
+        block = {"dropout": c.dropout, "norm_first": c.norm_first}
+        self.encoder_layers = nn.ModuleList(
+            EncoderBlock(c.d_model, c.num_heads, c.d_ff, **block) for _ in range(c.num_encoder_layers)
+        )
+        self.decoder_layers = nn.ModuleList(
+            DecoderBlock(c.d_model, c.num_heads, c.d_ff, **block) for _ in range(c.num_decoder_layers)
+        )
+        self.enc_norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.dec_norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.out = nn.Linear(c.d_model, c.tgt_vocab)
+        self.dropout = nn.Dropout(c.dropout)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``src`` (B, S) -> (memory Z (B, S, d_model), src key mask (B, S))."""
-        check_ndim("src", src, 2)
+        check_token_ids("src", src, self.config.src_vocab)
         src_mask = src != self.pad_id  # (B, S)
         x = self.dropout(self.src_pos(self.src_embed(src) * math.sqrt(self.d_model)))  # (B, S, d_model)
-        for block in self.encoder:
+        for block in self.encoder_layers:
             x = block(x, key_mask=src_mask)
         return self.enc_norm(x), src_mask
 
     def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
         """``tgt_in`` (B, T) attends causally to itself and to ``memory`` -> logits (B, T, tgt_vocab)."""
-        check_ndim("tgt_in", tgt_in, 2)
+        check_token_ids("tgt_in", tgt_in, self.config.tgt_vocab)
         y = self.dropout(self.tgt_pos(self.tgt_embed(tgt_in) * math.sqrt(self.d_model)))  # (B, T, d_model)
-        for block in self.decoder:
+        for block in self.decoder_layers:
             y = block(y, memory, memory_key_mask=src_mask, is_causal=True)
         return self.out(self.dec_norm(y))  # (B, T, tgt_vocab)
 
@@ -228,7 +241,17 @@ class Transformer(nn.Module):
         memory, src_mask = self.encode(src)
         return self.decode(tgt_in, memory, src_mask)
 
-    def step_fn(self, src: torch.Tensor) -> tuple[Any, tuple[torch.Tensor, torch.Tensor]]:
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Teacher-forcing cross-entropy for ``batch = (src, tgt)``, ``tgt = [bos, y_1..y_n, eos, pad..]``.
+
+        The decoder reads ``tgt[:, :-1]`` (the shifted-right target) and predicts ``tgt[:, 1:]``; ``pad_id``
+        targets are ignored.
+        """
+        src, tgt = batch
+        logits = self(src, tgt[:, :-1])  # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=self.pad_id)
+
+    def decoder(self, src: torch.Tensor) -> tuple[Step, tuple[torch.Tensor, torch.Tensor]]:
         """``(step, state)`` for :mod:`seqcourse.decoding`: ``step(prefix (B, t), state) -> (log p, state)``.
 
         The state is ``(memory, src_mask)`` (batch at dim 0, so beam search can reorder it); each step
@@ -241,99 +264,3 @@ class Transformer(nn.Module):
             return torch.log_softmax(logits, dim=-1), state
 
         return step, (memory, src_mask)
-
-
-def seq2seq_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], pad_id: int = 0) -> torch.Tensor:
-    """Teacher-forcing cross-entropy for ``batch = (src, tgt)`` with ``tgt = [bos, y_1..y_n, eos, pad...]``:
-    the decoder reads ``tgt[:, :-1]`` (the shifted-right target) and predicts ``tgt[:, 1:]``."""
-    src, tgt = batch
-    logits = model(src, tgt[:, :-1])  # (B, T, V)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1), ignore_index=pad_id)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Demos (run on demand; a few seconds to a minute on 2 CPU cores)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def token_accuracy(pred: torch.Tensor, target: torch.Tensor, pad_id: int = 0) -> float:
-    """Share of non-pad target tokens (``eos`` included) that ``pred`` reproduces at the same position.
-
-    ``pred`` (B, L) from a decoder, ``target`` (B, T) = ``tgt[:, 1:]``; ``pred`` is cut or padded to T.
-    """
-    T = target.shape[1]
-    pred = F.pad(pred[:, :T], (0, max(0, T - pred.shape[1])), value=pad_id)  # (B, T)
-    real = target != pad_id
-    return float((pred == target)[real].float().mean())
-
-
-def reversal_demo(
-    *,
-    seq_len: int = 8,
-    n_symbols: int = 10,
-    min_len: int | None = None,
-    steps: int = 1200,
-    batch_size: int = 64,
-    d_model: int = 32,
-    num_layers: int = 1,
-    lr: float = 3e-3,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Train a small Transformer to reverse random sequences, then greedy-decode 1000 held-out ones.
-
-    Returns ``{"model", "history", "accuracy"}``; accuracy is the held-out token accuracy (>= 0.99 within
-    about 30 s on 2 CPU cores with the defaults). ``min_len`` < ``seq_len`` makes the lengths vary.
-    """
-    from seqcourse.data.synthetic import BOS, EOS, FIRST, reverse_task
-    from seqcourse.decoding import greedy_decode
-    from seqcourse.train import fit
-    from seqcourse.utils import seed_everything
-
-    g = seed_everything(seed)
-    vocab = FIRST + n_symbols
-    model = Transformer(vocab, vocab, d_model=d_model, num_heads=2, num_encoder_layers=num_layers,
-                        num_decoder_layers=num_layers, d_ff=2 * d_model, max_len=seq_len + 2)
-    batches = [reverse_task(batch_size, seq_len, n_symbols, min_len=min_len, generator=g)
-               for _ in range(steps)]
-    history = fit(model, batches, step=seq2seq_loss, epochs=1, lr=lr, clip=1.0, progress=False)
-    held_out = torch.Generator().manual_seed(10**6 + seed)  # a stream the training batches never touch
-    src, tgt = reverse_task(1000, seq_len, n_symbols, min_len=min_len, generator=held_out)
-    model.eval()
-    with torch.no_grad():
-        step, state = model.step_fn(src)
-        pred = greedy_decode(step, state, BOS, EOS, max_len=seq_len + 1)
-    return {"model": model, "history": history, "accuracy": token_accuracy(pred, tgt[:, 1:])}
-
-
-def date_demo(
-    *, n_train: int = 12000, epochs: int = 8, batch_size: int = 64, dropout: float = 0.0, seed: int = 0
-) -> dict[str, Any]:
-    """Translate human-written dates (``2024年3月5日``, ``March 5, 2024``, ``05/03/2024``...) to ISO format.
-
-    Returns ``{"model", "history", "accuracy", "examples"}``; accuracy is the share of 500 held-out dates
-    translated exactly by greedy decoding (0.94 with the defaults, about 45 s of one CPU core), examples a
-    few (source, prediction) pairs.
-    """
-    from seqcourse.data.dates import date_pairs, date_vocab, encode_pairs
-    from seqcourse.data.text import BOS_ID, EOS_ID
-    from seqcourse.decoding import greedy_decode
-    from seqcourse.train import fit
-    from seqcourse.utils import seed_everything
-
-    seed_everything(seed)
-    vocab = date_vocab()
-    src, _, tgt = encode_pairs(date_pairs(n_train, seed=seed), vocab)
-    batches = [(src[i : i + batch_size], tgt[i : i + batch_size]) for i in range(0, n_train, batch_size)]
-    V = len(vocab)
-    model = Transformer(V, V, d_model=64, num_heads=4, d_ff=128, dropout=dropout, max_len=64)
-    history = fit(model, batches, step=seq2seq_loss, epochs=epochs, lr=2e-3, clip=1.0, progress=False)
-    test_pairs = date_pairs(500, seed=seed + 12345)
-    test_src, _, test_tgt = encode_pairs(test_pairs, vocab)
-    model.eval()
-    with torch.no_grad():
-        step, state = model.step_fn(test_src)
-        pred = greedy_decode(step, state, BOS_ID, EOS_ID, max_len=test_tgt.shape[1] - 1)
-    T = test_tgt.shape[1] - 1
-    exact = (F.pad(pred[:, :T], (0, max(0, T - pred.shape[1]))) == test_tgt[:, 1:]).all(dim=1)
-    examples = [(test_pairs[i][0], "".join(vocab.decode(pred[i]))) for i in range(5)]
-    return {"model": model, "history": history, "accuracy": float(exact.float().mean()), "examples": examples}

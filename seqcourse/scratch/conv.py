@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqcourse.count import conv2d_output_size
-from seqcourse.utils import check_ndim
+from seqcourse.utils import check_ndim, check_positive
 
 __all__ = [
     "conv2d",
@@ -144,8 +144,7 @@ def _check_conv(
     x, w = _as_numeric("x", x), _as_numeric("w", w)
     check_ndim("x", x, 4)
     check_ndim("w", w, 4)
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups <= 0:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    check_positive(groups=groups)
     c_in, c_out = x.shape[1], w.shape[0]
     if c_in % groups or c_out % groups:
         raise ValueError(f"groups={groups} must divide C_in={c_in} and C_out={c_out}")
@@ -288,8 +287,7 @@ def lecture_image() -> np.ndarray:
 
 def box_kernel(size: int = 3) -> np.ndarray:
     """Mean (box) smoothing kernel: a size x size array filled with 1 / size^2."""
-    if not isinstance(size, int) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_positive(size=size)
     return np.full((size, size), 1.0 / size**2)
 
 

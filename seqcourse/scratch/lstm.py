@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqcourse.utils import check_ndim, check_positive, check_shape
+from seqcourse.utils import check_ndim, check_params, check_positive, check_shape
 
 __all__ = [
     "LSTMForward",
@@ -77,17 +77,11 @@ def init_params(m: int, n: int, rng: np.random.Generator | None = None) -> dict[
 
 def _sizes(params: Params) -> tuple[int, int]:
     """Validate concatenated-form params; return (m, n)."""
-    names = [f"{p}_{g}" for g in GATES for p in ("W", "b")]
-    missing = [k for k in names if k not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing}; expected keys {names}")
-    check_ndim("params['W_f']", params["W_f"], 2)
-    n, nm = params["W_f"].shape
+    spec = {f"{p}_{g}": shape for g in GATES for p, shape in (("W", ("n", "n + m")), ("b", ("n",)))}
+    size = check_params(params, spec)
+    n, nm = size["n"], size["n + m"]
     if nm <= n:
         raise ValueError(f"params['W_f'] must have shape (n, n + m) with m > 0, got {params['W_f'].shape}")
-    for g in GATES:
-        check_shape(f"params['W_{g}']", params[f"W_{g}"], (n, nm))
-        check_shape(f"params['b_{g}']", params[f"b_{g}"], (n,))
     return nm - n, n
 
 
@@ -194,18 +188,12 @@ def concat_to_matrix(params: Params) -> dict[str, np.ndarray]:
 
 
 def _matrix_sizes(params: Params) -> tuple[int, int]:
-    names = [f"{p}{'_' + s if s else ''}" for s in MATRIX_GATES for p in ("U", "W", "b")]
-    missing = [k for k in names if k not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing}; expected keys {names}")
-    check_ndim("params['U']", params["U"], 2)
-    n, m = params["U"].shape
+    spec = {}
     for s in MATRIX_GATES:
         sfx = f"_{s}" if s else ""
-        check_shape(f"params['U{sfx}']", params[f"U{sfx}"], (n, m))
-        check_shape(f"params['W{sfx}']", params[f"W{sfx}"], (n, n))
-        check_shape(f"params['b{sfx}']", params[f"b{sfx}"], (n,))
-    return m, n
+        spec.update({f"U{sfx}": ("n", "m"), f"W{sfx}": ("n", "n"), f"b{sfx}": ("n",)})
+    size = check_params(params, spec)
+    return size["m"], size["n"]
 
 
 def matrix_to_concat(params: Params) -> dict[str, np.ndarray]:

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqcourse.utils import check_ndim, check_positive, check_shape
+from seqcourse.utils import check_ndim, check_params, check_positive, check_shape
 
 __all__ = ["RNNForward", "init_params", "softmax", "check_labels", "forward", "bptt", "truncated_bptt"]
 
 PARAM_NAMES = ("U", "W", "V", "b", "c")
+PARAM_SPEC = {"U": ("n", "m"), "W": ("n", "n"), "V": ("K", "n"), "b": ("n",), "c": ("K",)}
 Params = Mapping[str, np.ndarray]
 
 
@@ -75,21 +76,8 @@ def softmax(o: np.ndarray) -> np.ndarray:
 
 def _check_params(params: Params) -> tuple[int, int, int]:
     """Validate the parameter dict; return (m, n, K)."""
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing}; expected keys {list(PARAM_NAMES)}")
-    for k in PARAM_NAMES:
-        if not isinstance(params[k], np.ndarray) or not np.issubdtype(params[k].dtype, np.floating):
-            raise TypeError(f"params[{k!r}] must be a floating-point numpy array")
-    check_ndim("params['U']", params["U"], 2)
-    n, m = params["U"].shape
-    check_ndim("params['V']", params["V"], 2)
-    K = params["V"].shape[0]
-    check_shape("params['W']", params["W"], (n, n))
-    check_shape("params['V']", params["V"], (K, n))
-    check_shape("params['b']", params["b"], (n,))
-    check_shape("params['c']", params["c"], (K,))
-    return m, n, K
+    size = check_params(params, PARAM_SPEC, array_type=np.ndarray)
+    return size["m"], size["n"], size["K"]
 
 
 def _check_inputs(params: Params, xs: np.ndarray, h0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -196,8 +184,7 @@ def truncated_bptt(
     error), and depth >= T gives the exact BPTT gradient. The loss itself is the full loss.
     Cost O(T · depth · n²).
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
+    check_positive(depth=depth)
     xs, h0 = _check_inputs(params, xs, h0)
     fw = forward(params, xs, h0, ys)
     ys = check_labels(ys, xs.shape[0], params["V"].shape[0])

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seqcourse.utils import check_ndim, check_positive, check_shape
+from seqcourse.utils import check_ndim, check_params, check_positive, check_shape
 
 __all__ = [
     "StateSpaceForward",
@@ -90,15 +90,8 @@ def _sigmoid(v: np.ndarray, slope: float) -> np.ndarray:
 def _check(
     params: Params, xs: np.ndarray, ds: np.ndarray | None, s0: np.ndarray | None, slope: float
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing}; expected keys {list(PARAM_NAMES)}")
-    check_ndim("params['W_b']", params["W_b"], 2)
-    check_ndim("params['W_c']", params["W_c"], 2)
-    q, m = params["W_b"].shape
-    p = params["W_c"].shape[0]
-    check_shape("params['W_a']", params["W_a"], (q, q))
-    check_shape("params['W_c']", params["W_c"], (p, q))
+    size = check_params(params, {"W_a": ("q", "q"), "W_b": ("q", "m"), "W_c": ("p", "q")})
+    q, m, p = size["q"], size["m"], size["p"]
     xs = np.asarray(xs, dtype=np.float64)
     check_ndim("xs", xs, 2)
     check_shape("xs", xs, ("n", m))
@@ -165,8 +158,7 @@ def truncated_bptt(
 
     depth >= n is epochwise BPTT; depth = 1 is the lecture's online (RTRL-style) rule.
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
+    check_positive(depth=depth)
     xs, ds, s0 = _check(params, xs, ds, s0, slope)
     fw = forward(params, xs, s0, ds, slope)
     W_a, W_c = params["W_a"], params["W_c"]

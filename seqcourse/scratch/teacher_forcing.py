@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from seqcourse.scratch import rnn
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_params, check_shape
 
 __all__ = ["init_params", "step", "teacher_forcing", "free_running", "teacher_forcing_grads"]
 
@@ -38,17 +38,9 @@ def init_params(m: int, n: int, K: int, rng: np.random.Generator | None = None) 
 
 
 def _check(params: Params, xs: np.ndarray) -> tuple[np.ndarray, int]:
-    for k in rnn.PARAM_NAMES:
-        if k not in params:
-            raise ValueError(f"params is missing {k!r}; expected keys {list(rnn.PARAM_NAMES)}")
-    check_ndim("params['U']", params["U"], 2)
-    check_ndim("params['V']", params["V"], 2)
-    n, m = params["U"].shape
-    K = params["V"].shape[0]
-    check_shape("params['W']", params["W"], (n, K))
-    check_shape("params['V']", params["V"], (K, n))
-    check_shape("params['b']", params["b"], (n,))
-    check_shape("params['c']", params["c"], (K,))
+    spec = {"U": ("n", "m"), "V": ("K", "n"), "W": ("n", "K"), "b": ("n",), "c": ("K",)}  # W: (n, K)
+    size = check_params(params, spec, array_type=np.ndarray)
+    m, K = size["m"], size["K"]
     xs = np.asarray(xs, dtype=np.float64)
     check_ndim("xs", xs, 2)
     check_shape("xs", xs, ("T", m))
