@@ -178,7 +178,7 @@ def gradient_norm_demo(hidden_size: int = 16, seed: int = 0) -> widgets.VBox:
 def temperature_demo(
     logits: torch.Tensor, labels: list[str], temperature: float = 1.0, top: int = 12
 ) -> widgets.VBox:
-    """A temperature slider over one next-token distribution p_i = exp(o_i / τ) / Σ_j exp(o_j / τ).
+    """A temperature slider over one next-token distribution p_i = exp(o_i / T) / Σ_j exp(o_j / T).
 
     ``logits`` (V,) are the scores o of one step, ``labels`` the V token names. The bar chart shows the
     ``top`` most likely tokens (by logit, so the order never changes) and the text gives the entropy in bits.
@@ -194,7 +194,7 @@ def temperature_demo(
         min=-1.3,
         max=0.7,
         step=0.05,
-        description="温度 τ",
+        description="温度 T",
         continuous_update=False,
     )
     text = widgets.HTML()
@@ -209,7 +209,7 @@ def temperature_demo(
         ax.set_ylim(0, 1)
         ax.set_xlabel("候选的下一个字符")
         ax.set_ylabel("概率")
-        ax.set_title(f"温度 τ = {slider.value:.2f} 时的下一字符分布")
+        ax.set_title(f"温度 T = {slider.value:.2f} 时的下一字符分布")
         fig.tight_layout()
         plot.value = _png(fig)
         uniform = math.log2(logits.numel())

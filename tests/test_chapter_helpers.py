@@ -69,7 +69,7 @@ def test_temperature_demo_reports_the_entropy_of_the_tempered_softmax():
     logits = torch.log(torch.tensor([0.5, 0.25, 0.25]))
     demo = temperature_demo(logits, ["a", "b", " "])
     slider, text = demo.children[0], demo.children[1]
-    assert "1.50 比特" in text.value  # τ = 1: H(1/2, 1/4, 1/4) = 1.5 bits
+    assert "1.50 比特" in text.value  # T = 1: H(1/2, 1/4, 1/4) = 1.5 bits
     slider.value = 0.5  # p ∝ p^2: (4, 1, 1) / 6
     p = torch.tensor([4.0, 1.0, 1.0]) / 6
     assert f"{float(-(p * p.log2()).sum()):.2f} 比特" in text.value
