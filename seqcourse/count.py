@@ -23,6 +23,8 @@ __all__ = [
     "locally_connected_weights",
     "shared_weights",
     "receptive_field",
+    "conv2d_macs",
+    "depthwise_separable_macs",
     "attention_mults",
     "linear_attention_mults",
 ]
@@ -154,6 +156,25 @@ def receptive_field(
         field += d * (k - 1) * jump
         jump *= s
     return field
+
+
+def conv2d_macs(c_in: int, c_out: int, kernel: int, out_h: int, out_w: int, groups: int = 1) -> int:
+    """Multiply-accumulates of one 2-D convolution per image: ``c_out (c_in / g) k^2 H_out W_out``.
+
+    Every one of the c_out H_out W_out outputs is a dot product of length (c_in / g) k^2; a group convolution
+    (g groups) therefore costs g times less than a full one (g = 1), a depthwise one (g = c_in) c_out times
+    less per output channel.
+    """
+    check_positive(out_h=out_h, out_w=out_w)
+    return conv_layer_params(c_in, c_out, kernel, bias=False, groups=groups) * out_h * out_w
+
+
+def depthwise_separable_macs(c_in: int, c_out: int, kernel: int, out_h: int, out_w: int) -> int:
+    """Multiply-accumulates of a depthwise k x k convolution followed by a pointwise 1 x 1 one (MobileNet):
+    ``c_in k^2 H_out W_out + c_in c_out H_out W_out``, a fraction ``1 / c_out + 1 / k^2`` of a full
+    convolution's ``c_in c_out k^2 H_out W_out``."""
+    depthwise = conv2d_macs(c_in, c_in, kernel, out_h, out_w, groups=c_in)
+    return depthwise + conv2d_macs(c_in, c_out, 1, out_h, out_w)
 
 
 # ---------------------------------------------------------------------------------------------------------

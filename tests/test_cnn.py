@@ -250,3 +250,63 @@ def test_bad_inputs_raise_clear_errors():
         cnn_blocks.deform_conv2d(torch.randn(1, 2, 2, 2), torch.zeros(1, 18, 1, 1), torch.randn(1, 2, 3, 3))
     with pytest.raises(ValueError, match="channel mismatch"):
         cnn_blocks.deform_conv2d(torch.randn(1, 3, 5, 5), torch.zeros(1, 18, 3, 3), torch.randn(1, 2, 3, 3))
+
+
+def test_subsampling_is_coefficient_times_block_sum_plus_bias():
+    s = cnn.Subsampling(3)
+    with torch.no_grad():
+        s.coefficient.copy_(torch.tensor([0.5, -1.0, 2.0])), s.bias.copy_(torch.tensor([0.1, 0.0, -0.3]))
+    x = torch.randn(2, 3, 6, 4)
+    y = s(x)
+    assert y.shape == (2, 3, 3, 2)
+    for n, c, i, j in itertools.product(range(2), range(3), range(3), range(2)):
+        block = sum(x[n, c, 2 * i + u, 2 * j + v] for u in (0, 1) for v in (0, 1))
+        torch.testing.assert_close(y[n, c, i, j], s.coefficient[c] * block + s.bias[c])
+
+
+def test_lenet5_forward_equals_the_paper_written_out():
+    """C1 -> S2 -> C3 (TABLE I) -> S4 -> C5 -> F6 -> output, each stage from its own formula."""
+    model = cnn.LeNet5()
+    with torch.no_grad():
+        for sub in (model.s2, model.s4):
+            sub.coefficient.uniform_(0.1, 0.5), sub.bias.uniform_(-0.2, 0.2)
+    x = torch.randn(2, 1, 32, 32)
+
+    def squash(a):
+        return 1.7159 * torch.tanh(2 * a / 3)
+
+    def subsample(h, sub):  # a_c * (sum of each 2x2 block) + b_c
+        block_sum = h[..., ::2, ::2] + h[..., 1::2, ::2] + h[..., ::2, 1::2] + h[..., 1::2, 1::2]
+        return sub.coefficient[:, None, None] * block_sum + sub.bias[:, None, None]
+
+    h = squash(subsample(F.conv2d(x, model.c1.weight, model.c1.bias), model.s2))  # (2, 6, 14, 14)
+    w = model.c3.full_weight()
+    c3 = torch.stack([model.c3.bias[j] + sum(F.conv2d(h[:, i : i + 1], w[j : j + 1, i : i + 1])[:, 0]
+                                              for i in cnn.C3_TABLE[j]) for j in range(16)], dim=1)
+    h = squash(subsample(c3, model.s4))  # (2, 16, 5, 5)
+    h = squash(F.conv2d(h, model.c5.weight, model.c5.bias).flatten(1))  # (2, 120)
+    h = squash(h @ model.f6.weight.T + model.f6.bias)  # (2, 84)
+    torch.testing.assert_close(model(x), h @ model.output.weight.T + model.output.bias)
+
+
+def test_c3_output_maps_depend_exactly_on_their_table_inputs():
+    """Jacobian connectivity: C3 map j has a non-zero gradient w.r.t. S2 map i iff the paper's TABLE I (as
+    printed, not the package's copy) connects them."""
+    layer = cnn.LeNet5().c3
+    x = torch.randn(1, 6, 14, 14, requires_grad=True)
+    y = layer(x)  # (1, 16, 10, 10)
+    depends = torch.zeros(16, 6, dtype=torch.bool)
+    for j in range(16):
+        (grad,) = torch.autograd.grad(y[0, j].sum(), x, retain_graph=True)
+        depends[j] = grad[0].abs().sum(dim=(1, 2)) > 0
+    assert torch.equal(depends, torch.tensor([[ch == "X" for ch in row] for row in PAPER_TABLE_I]).T)
+
+
+def test_plain_block_is_the_residual_block_without_its_shortcut():
+    block = cnn_blocks.ResidualBlock(4, 4, residual=False).eval()
+    assert block.shortcut is None
+    x = torch.randn(2, 4, 5, 5)
+    torch.testing.assert_close(block(x), torch.relu(block.residual(x)))
+    with_shortcut = cnn_blocks.ResidualBlock(4, 4).eval()
+    with_shortcut.residual.load_state_dict(block.residual.state_dict())
+    torch.testing.assert_close(with_shortcut(x), torch.relu(block.residual(x) + x))

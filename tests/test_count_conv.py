@@ -117,3 +117,32 @@ def test_receptive_field_defaults_and_errors():
         count.receptive_field([3, 3], strides=[1])
     with pytest.raises(ValueError, match="kernel must be a positive int"):
         count.receptive_field([0])
+
+
+def _counted_macs(module: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of module(x) as PyTorch's own FLOP counter sees them (it counts 2 per MAC)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        module(x)
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("c_in,c_out,k,size,stride,groups", [
+    (8, 16, 3, 12, 1, 1), (8, 16, 3, 12, 2, 4), (6, 6, 5, 9, 1, 6), (4, 12, 1, 7, 1, 2), (3, 5, 3, 10, 3, 1),
+])
+def test_conv_macs_match_torch_flop_counter(c_in, c_out, k, size, stride, groups):
+    layer = nn.Conv2d(c_in, c_out, k, stride, groups=groups, bias=False)
+    x = torch.zeros(1, c_in, size, size)
+    out = count.conv2d_output_size(size, k, stride)
+    assert count.conv2d_macs(c_in, c_out, k, out, out, groups) == _counted_macs(layer, x)
+
+
+def test_depthwise_separable_macs_match_torch_flop_counter_and_ratio():
+    c_in, c_out, k, size = 16, 32, 3, 10
+    block = nn.Sequential(nn.Conv2d(c_in, c_in, k, padding=1, groups=c_in, bias=False),
+                          nn.Conv2d(c_in, c_out, 1, bias=False))
+    macs = count.depthwise_separable_macs(c_in, c_out, k, size, size)
+    assert macs == _counted_macs(block, torch.zeros(1, c_in, size, size))
+    full = count.conv2d_macs(c_in, c_out, k, size, size)
+    assert macs / full == pytest.approx(1 / c_out + 1 / k**2)

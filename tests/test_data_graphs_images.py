@@ -124,3 +124,21 @@ def test_bars_and_stripes_are_all_and_only_the_constant_row_or_column_images(n):
     assert got == expect  # brute force over all 2^(n*n) images
     with pytest.raises(ValueError, match=r"\[2, 5\]"):
         bars_and_stripes(6)
+
+def test_as_images_reshapes_resizes_and_pads():
+    import torch.nn.functional as F
+
+    from seqcourse.data.images import as_images
+
+    d = load_digits()
+    x = d.X_train[:5]
+    images = as_images(x)
+    assert images.shape == (5, 1, 8, 8)
+    assert torch.equal(images[:, 0].reshape(5, 64), x)  # row-major, the layout of sklearn's images
+    lenet = as_images(x, size=24, pad=4)
+    assert lenet.shape == (5, 1, 32, 32)
+    assert torch.all(lenet[..., :4, :] == 0) and torch.all(lenet[..., :, -4:] == 0)
+    torch.testing.assert_close(lenet[..., 4:28, 4:28],
+                               F.interpolate(images, size=(24, 24), mode="bilinear", align_corners=False))
+    with pytest.raises(ValueError, match=r"\(N, 64\)"):
+        as_images(x.reshape(5, 8, 8))

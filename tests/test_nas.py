@@ -118,3 +118,65 @@ def test_bad_arguments_raise_clear_errors():
         nas.DartsNetwork(2)(torch.randn(1, 3, 4))
     with pytest.raises(ValueError, match="3-D"):
         nas.DartsNetwork(2)(torch.randn(2, 4))
+
+
+def test_image_search_space_ops_keep_the_shape_and_match_their_definitions():
+    torch.manual_seed(4)
+    edge = nas.MixedOp(3, ops=nas.OPS_2D)
+    x = torch.randn(2, 3, 8, 8)
+    ops = dict(zip(edge.op_names, edge.ops, strict=True))
+    assert set(ops) == {"zero", "identity", "conv3", "sep_conv3", "dil_conv3", "avg_pool3", "max_pool3"}
+    expected = {
+        "zero": torch.zeros_like(x),
+        "identity": x,
+        "conv3": F.conv2d(torch.relu(x), ops["conv3"][1].weight, ops["conv3"][1].bias, padding=1),
+        "dil_conv3": F.conv2d(torch.relu(x), ops["dil_conv3"][1].weight, ops["dil_conv3"][1].bias,
+                              padding=2, dilation=2),
+        "sep_conv3": ops["sep_conv3"][1](torch.relu(x)),
+        "avg_pool3": F.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+        "max_pool3": F.max_pool2d(x, 3, 1, 1),
+    }
+    for name, op in ops.items():
+        torch.testing.assert_close(op(x), expected[name])
+    weights = torch.softmax(torch.randn(len(ops)), 0)
+    mixture = sum(w * expected[name] for w, name in zip(weights, edge.op_names, strict=True))
+    torch.testing.assert_close(edge(x, weights), mixture)
+
+
+def test_darts_classifier_is_stem_edges_head():
+    torch.manual_seed(5)
+    net = nas.DartsClassifier(channels=4, n_edges=2, op_names=["identity", "max_pool3", "conv3"])
+    with torch.no_grad():
+        net.alpha.normal_()
+    x = torch.randn(3, 1, 8, 8)
+    h = net.stem(x)
+    for edge, a in zip(net.edges, net.alpha, strict=True):
+        h = edge(h, torch.softmax(a, 0))
+    torch.testing.assert_close(net(x), net.head(h.flatten(1)))
+    assert net(x).shape == (3, 10)
+    assert {id(p) for p in net.weight_parameters()} >= {id(net.stem.weight), id(net.head.weight)}
+    with pytest.raises(ValueError, match=r"\(B, 1, 8, 8\)"):
+        net(torch.randn(3, 1, 9, 9))
+
+
+def test_first_order_darts_step_uses_the_validation_gradient_at_the_current_w():
+    """One step: alpha moves by Adam's first step, alpha_lr * g / (|g| + eps) with g = dL_val/dalpha at w_0
+    (first order: w is not unrolled); then w takes an SGD step on L_train at the *new* alpha."""
+    torch.manual_seed(6)
+    net = nas.DartsClassifier(channels=2, n_edges=2, op_names=["identity", "conv3", "avg_pool3"])
+    x_tr, y_tr = torch.randn(1, 1, 8, 8), torch.tensor([3])
+    x_val, y_val = torch.randn(1, 1, 8, 8), torch.tensor([7])  # one sample each: every batch is that sample
+    alpha0 = net.alpha.detach().clone()
+    (g_alpha,) = torch.autograd.grad(F.cross_entropy(net(x_val), y_val), net.alpha)
+    expected_alpha = alpha0 - 0.1 * g_alpha / (g_alpha.abs() + 1e-8)
+    with torch.no_grad():
+        net.alpha.copy_(expected_alpha)
+    g_w = torch.autograd.grad(F.cross_entropy(net(x_tr), y_tr), net.weight_parameters())
+    expected_w = [p.detach() - 0.05 * g for p, g in zip(net.weight_parameters(), g_w, strict=True)]
+    with torch.no_grad():
+        net.alpha.copy_(alpha0)
+    nas.darts_search(net, (x_tr, y_tr), (x_val, y_val), steps=1, batch_size=4, w_lr=0.05, alpha_lr=0.1,
+                     loss=F.cross_entropy)
+    torch.testing.assert_close(net.alpha.detach(), expected_alpha)
+    for p, e in zip(net.weight_parameters(), expected_w, strict=True):
+        torch.testing.assert_close(p.detach(), e)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-__all__ = ["Digits", "load_digits", "bars_and_stripes"]
+__all__ = ["Digits", "load_digits", "bars_and_stripes", "as_images"]
 
 
 @dataclass
@@ -88,3 +89,21 @@ def bars_and_stripes(n: int = 3, dtype: torch.dtype = torch.float32) -> torch.Te
     bars = lines[:, None, :].expand(-1, n, n)  # column c is all lines[k, c]
     images = torch.cat([stripes, bars[1:-1]]).reshape(-1, n * n)  # bars 0 and 2^n - 1 repeat two stripes
     return images
+
+def as_images(X: torch.Tensor, size: int | None = None, pad: int = 0) -> torch.Tensor:
+    """Flat 8x8 digits (N, 64) as image batches (N, 1, H, W) for convolutional networks.
+
+    ``size`` resizes each image bilinearly to size x size (``align_corners=False``); ``pad`` then adds that
+    many zero pixels on every border. LeNet-5 reads 32x32 inputs: ``as_images(X, size=24, pad=4)`` keeps the
+    digit inside the central 24x24 region, as MNIST's 28x28 digits sit inside LeNet-5's 32x32 field.
+    """
+    if X.ndim != 2 or X.shape[1] != 64:
+        raise ValueError(f"X must have shape (N, 64) (flat 8x8 digits), got {tuple(X.shape)}")
+    if size is not None and size <= 0:
+        raise ValueError(f"size must be a positive int or None, got {size!r}")
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0, got {pad!r}")
+    images = X.reshape(-1, 1, 8, 8)  # (N, 1, 8, 8)
+    if size is not None and size != 8:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    return F.pad(images, (pad, pad, pad, pad))  # (N, 1, size + 2 pad, size + 2 pad)

@@ -131,11 +131,15 @@ def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
 class ResidualBlock(nn.Module):
     """ResNet's basic block: y = ReLU(F(x) + shortcut(x)) with the residual
     F(x) = BN(conv3x3(ReLU(BN(conv3x3_s(x))))). The network only has to learn the change F to the input;
-    with F = 0 the block passes x through, which keeps very deep stacks trainable."""
+    with F = 0 the block passes x through, which keeps very deep stacks trainable.
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    ``residual=False`` drops the shortcut, y = ReLU(F(x)): the "plain" block of the same depth and width
+    that He et al. (2016) compare against.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, residual: bool = True) -> None:
         super().__init__()
-        self.in_channels = in_channels
+        self.in_channels, self.use_shortcut = in_channels, residual
         self.residual = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
             nn.BatchNorm2d(out_channels),
@@ -143,11 +147,12 @@ class ResidualBlock(nn.Module):
             nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
+        self.shortcut = _shortcut(in_channels, out_channels, stride) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_images("x", x, self.in_channels)
-        return torch.relu(self.residual(x) + self.shortcut(x))  # (B, C_out, H / s, W / s)
+        f = self.residual(x)  # (B, C_out, H / s, W / s)
+        return torch.relu(f + self.shortcut(x)) if self.use_shortcut else torch.relu(f)
 
 
 class Bottleneck(nn.Module):

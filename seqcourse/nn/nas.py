@@ -15,14 +15,16 @@ operation weights w using a training batch. The discrete architecture keeps the 
 the reward at the end of an episode is the trained network's validation accuracy. The toy here keeps the
 agent and the update rule but replaces training by a cheap, fully documented reward function.
 
-The DARTS search space works on sequences shaped (B, C, T).
+Two DARTS search spaces: ``OPS`` works on sequences shaped (B, C, T) (:class:`DartsNetwork` on
+:func:`local_max_task`), ``OPS_2D`` on images shaped (B, C, H, W) (:class:`DartsClassifier` on the 8x8
+digits, trained with cross-entropy through ``darts_search(..., loss=F.cross_entropy)``).
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -30,13 +32,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcourse.count import receptive_field
+from seqcourse.nn.cnn import DepthwiseSeparableConv2d
 from seqcourse.utils import check_ndim
 
 __all__ = [
     "OPS",
+    "OPS_2D",
     "Zero",
     "MixedOp",
     "DartsNetwork",
+    "DartsClassifier",
     "local_max_task",
     "darts_search",
     "SearchResult",
@@ -65,49 +70,101 @@ OPS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
-class MixedOp(nn.Module):
-    """One DARTS edge: o_bar(x) = sum_o weights_o o(x) over the candidate operations ``op_names``."""
 
-    def __init__(self, channels: int, op_names: Sequence[str] = tuple(OPS)) -> None:
+def _relu_then(layer: nn.Module) -> nn.Sequential:
+    return nn.Sequential(nn.ReLU(), layer)
+
+
+# Candidate operations on one edge of an image cell; each keeps the shape (B, C, H, W). The convolutions
+# start with a ReLU (DARTS's ReLU-conv order), so a chain of edges is not just one linear map.
+OPS_2D: dict[str, Callable[[int], nn.Module]] = {
+    "zero": lambda c: Zero(),
+    "identity": lambda c: nn.Identity(),
+    "conv3": lambda c: _relu_then(nn.Conv2d(c, c, 3, padding=1)),
+    "sep_conv3": lambda c: _relu_then(DepthwiseSeparableConv2d(c, c, 3, padding=1)),
+    "dil_conv3": lambda c: _relu_then(nn.Conv2d(c, c, 3, padding=2, dilation=2)),
+    "avg_pool3": lambda c: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+    "max_pool3": lambda c: nn.MaxPool2d(3, stride=1, padding=1),
+}
+
+
+class MixedOp(nn.Module):
+    """One DARTS edge: o_bar(x) = sum_o weights_o o(x) over the candidate operations ``op_names``, taken
+    from the search space ``ops`` (``OPS`` for sequences, ``OPS_2D`` for images)."""
+
+    def __init__(self, channels: int, op_names: Sequence[str] | None = None,
+                 ops: Mapping[str, Callable[[int], nn.Module]] = OPS) -> None:
         super().__init__()
-        unknown = [name for name in op_names if name not in OPS]
+        op_names = tuple(ops) if op_names is None else tuple(op_names)
+        unknown = [name for name in op_names if name not in ops]
         if unknown:
-            raise ValueError(f"unknown operations {unknown}; choose from {list(OPS)}")
-        self.op_names = tuple(op_names)
-        self.ops = nn.ModuleList(OPS[name](channels) for name in self.op_names)
+            raise ValueError(f"unknown operations {unknown}; choose from {list(ops)}")
+        self.op_names = op_names
+        self.ops = nn.ModuleList(ops[name](channels) for name in self.op_names)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         if weights.shape != (len(self.ops),):
             raise ValueError(f"weights must have shape ({len(self.ops)},), got {tuple(weights.shape)}")
-        return sum(w * op(x) for w, op in zip(weights, self.ops, strict=True))  # (B, C, T)
+        return sum(w * op(x) for w, op in zip(weights, self.ops, strict=True))  # like x
 
 
 class DartsNetwork(nn.Module):
     """A chain of ``n_edges`` mixed edges, x -> e_1 -> ... -> e_n, with architecture weights alpha of shape
     (n_edges, n_ops). The operation weights w are the ordinary parameters of the candidate operations."""
 
-    def __init__(self, channels: int, n_edges: int = 1, op_names: Sequence[str] = tuple(OPS)) -> None:
+    def __init__(self, channels: int, n_edges: int = 1, op_names: Sequence[str] | None = None,
+                 ops: Mapping[str, Callable[[int], nn.Module]] = OPS) -> None:
         super().__init__()
         self.channels = channels
-        self.edges = nn.ModuleList(MixedOp(channels, op_names) for _ in range(n_edges))
-        self.alpha = nn.Parameter(torch.zeros(n_edges, len(op_names)))  # uniform mixture at the start
+        self.edges = nn.ModuleList(MixedOp(channels, op_names, ops) for _ in range(n_edges))
+        n_ops = len(self.edges[0].op_names) if n_edges else len(ops)
+        self.alpha = nn.Parameter(torch.zeros(n_edges, n_ops))  # uniform mixture at the start
 
     def weight_parameters(self) -> list[nn.Parameter]:
         """The operation weights w (everything except alpha)."""
         return [p for name, p in self.named_parameters() if name != "alpha"]
 
+    def mixed_edges(self, x: torch.Tensor) -> torch.Tensor:
+        """Pass x through the chain of edges, each mixing its operations with softmax(alpha)."""
+        mix = torch.softmax(self.alpha, dim=-1)  # (n_edges, n_ops)
+        for edge, weights in zip(self.edges, mix, strict=True):
+            x = edge(x, weights)  # shape unchanged
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_ndim("x", x, 3)
         if x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (B, {self.channels}, T), got {tuple(x.shape)}")
-        mix = torch.softmax(self.alpha, dim=-1)  # (n_edges, n_ops)
-        for edge, weights in zip(self.edges, mix, strict=True):
-            x = edge(x, weights)  # (B, C, T)
-        return x
+        return self.mixed_edges(x)  # (B, C, T)
 
     def derive(self) -> list[str]:
         """The discrete architecture: the highest-weighted operation on every edge."""
         return [edge.op_names[i] for edge, i in zip(self.edges, self.alpha.argmax(-1).tolist(), strict=True)]
+
+
+class DartsClassifier(DartsNetwork):
+    """An image classifier around a searched chain of edges (the search space ``OPS_2D``):
+
+    stem 3x3 convolution (C_in -> C) -> e_1 -> ... -> e_n -> flatten -> linear (C H W -> classes).
+
+    Only the edges are searched; the stem and the head belong to the operation weights w. Every edge keeps
+    the image size, so the head reads C x image_size x image_size features.
+    """
+
+    def __init__(self, in_channels: int = 1, channels: int = 8, n_edges: int = 2, n_classes: int = 10,
+                 image_size: int = 8, op_names: Sequence[str] | None = None) -> None:
+        super().__init__(channels, n_edges, op_names, ops=OPS_2D)
+        self.in_channels, self.image_size = in_channels, image_size
+        self.stem = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.head = nn.Linear(channels * image_size**2, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_ndim("x", x, 4)
+        expected = (self.in_channels, self.image_size, self.image_size)
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(f"x must have shape (B, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
+        h = self.mixed_edges(self.stem(x))  # (B, C, H, W)
+        return self.head(h.flatten(1))  # (B, n_classes)
 
 
 def local_max_task(
@@ -141,9 +198,11 @@ def darts_search(
     w_lr: float = 0.05,
     alpha_lr: float = 0.1,
     seed: int = 0,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
 ) -> SearchResult:
-    """First-order DARTS with mean-squared error: each step updates alpha on a validation batch
-    (gradient of L_val at the current w), then w on a training batch (gradient of L_train at the new alpha).
+    """First-order DARTS: each step updates alpha on a validation batch (gradient of L_val at the current
+    w, i.e. w*(alpha) approximated by w itself), then w on a training batch (gradient of L_train at the new
+    alpha). ``loss`` is mean-squared error by default; pass ``F.cross_entropy`` for a classifier.
     """
     g = torch.Generator().manual_seed(seed)
     opt_w = torch.optim.SGD(model.weight_parameters(), lr=w_lr, momentum=0.9)
@@ -157,13 +216,13 @@ def darts_search(
     for _ in range(steps):
         x_val, y_val = batch(val)
         opt_alpha.zero_grad()
-        val_loss = F.mse_loss(model(x_val), y_val)
+        val_loss = loss(model(x_val), y_val)
         val_loss.backward()
         opt_alpha.step()  # alpha <- alpha - lr grad_alpha L_val(w, alpha)
 
         x_tr, y_tr = batch(train)
         opt_w.zero_grad()
-        F.mse_loss(model(x_tr), y_tr).backward()
+        loss(model(x_tr), y_tr).backward()
         opt_w.step()  # w <- w - lr grad_w L_train(w, alpha)
 
         result.val_loss.append(val_loss.item())
