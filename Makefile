@@ -13,7 +13,7 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8000
 PYTEST_ARGS  ?=
 
-.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade hub hub-stop bench clean help
+.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade hub hub-stop bench gpu-check clean help
 
 help:
 	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
@@ -24,6 +24,7 @@ help:
 	@echo "make grade ASSIGNMENT=a00_warmup SUBMISSIONS=dir OUT=dir - grade submissions securely"
 	@echo "make hub     - (root) start the course hub on http://$(HOST):$(HUB_PORT) with demo users; make hub-stop"
 	@echo "make bench   - run the speed and memory benchmarks"
+	@echo "make gpu-check [GPU_PYTHON=python3] - run the package tests and every chapter on a GPU (table of times)"
 
 setup: python-env node-env apt-env vendor
 
@@ -104,6 +105,12 @@ hub-stop:
 
 bench: python-env
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The course venv pins torch's CPU wheel: on a GPU machine pass a Python whose torch has CUDA, e.g.
+# make gpu-check GPU_PYTHON=/opt/torch/.venv/bin/python3. Without a visible GPU it says so and exits 0.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	$(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) _vendor

@@ -4,7 +4,8 @@ validation vocabulary.
 Every public entry point of ``seqcourse`` checks its arguments with these helpers, so a mistake gets the
 same kind of message everywhere (the argument's name, what was expected, what was given):
 
-* :func:`check_positive` / :func:`check_non_negative`: sizes and counts (ints; ``True`` is not a size);
+* :func:`check_positive` / :func:`check_non_negative` / :func:`check_int_range`: sizes and counts (ints;
+  ``True`` is not a size);
 * :func:`check_ndim` / :func:`check_shape`: arrays and tensors, with symbolic sizes such as ``("B", "T", m)``
   that may be bound once and checked everywhere else (``sizes=``);
 * :func:`check_params`: a dict of parameter arrays against a spec such as
@@ -33,6 +34,7 @@ __all__ = [
     "check_ndim",
     "check_positive",
     "check_non_negative",
+    "check_int_range",
     "check_params",
     "check_floating",
     "check_token_ids",
@@ -58,8 +60,7 @@ def device(prefer: str | None = None) -> torch.device:
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (all devices); return a ``torch.Generator`` seeded the same."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_non_negative(seed=seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -177,6 +178,19 @@ def check_positive(**values: int) -> None:
     for name, v in values.items():
         if not _is_int(v) or v <= 0:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def check_int_range(name: str, value: int, low: int, high: int | None = None) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) with ``low <= value`` (``<= high``).
+
+    >>> check_int_range("min_len", 9, 1, 8)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_len must be an int in [1, 8], got 9
+    """
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        want = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an int {want}, got {value!r}")
 
 
 def check_non_negative(**values: int) -> None:

@@ -240,10 +240,11 @@ def test_cd_gradient_direction_vs_exact_gradient():
     cd_long, _ = rbm.cd_gradient(reps, k=100, generator=gen)
     cos1 = F.cosine_similarity(flat(cd1), flat(exact), dim=0).item()
     cos_long = F.cosine_similarity(flat(cd_long), flat(exact), dim=0).item()
-    assert cos1 > 0.3
-    assert cos_long > 0.97
+    # measured over seeds 0-4: cos1 0.998-0.999, cos_long >= 0.9992, err_long 0.007-0.041
+    assert cos1 > 0.99
+    assert cos_long > 0.995
     err_long = (flat(cd_long) - flat(exact)).norm() / flat(exact).norm()
-    assert err_long < 0.2
+    assert err_long < 0.08
 
 
 def test_cd_and_pcd_training_raise_exact_likelihood():
@@ -340,3 +341,20 @@ def test_dbn_generate_runs_top_down():
     top = dbn.rbms[2].sample(5, burn_in=3, generator=torch.Generator().manual_seed(1))  # (5, 4)
     torch.testing.assert_close(out, dbn.rbms[0].p_v_given_h(dbn.rbms[1].p_v_given_h(top)))
     assert out.shape == (5, 6)
+
+
+def test_new_helpers_create_every_tensor_on_their_inputs_device():
+    """Inside torch.device("meta") a tensor made without device= lands on meta; mixing it with CPU raises."""
+    from seqcourse.nn.autoencoder import VAE
+
+    gen = torch.Generator().manual_seed(0)
+    xi = hopfield.random_patterns(3, 8, gen)  # (3, 8) on the CPU
+    rbm, dbn, vae = RBM(4, 3, generator=gen), DBN([4, 3, 2], generator=gen), VAE(4, 5, 2)
+    x, h = torch.rand(2, 4, generator=gen), torch.zeros(1, 2)
+    with torch.device("meta"):
+        W = hopfield.projection_weights(xi)
+        rows = hopfield.trajectory(W, xi[0], n_sweeps=1, every=4)
+        out = [W, rows, hopfield.modern_update(xi, xi[0], beta=2.0), rbm.sample(2, burn_in=2),
+               dbn.generate(2, burn_in=2), vae.elbo_monte_carlo(x, n_samples=3), vae.decode(h), vae.sample(2)]
+        errors = train_rbm(rbm, x.round(), epochs=1, batch_size=2, callback=lambda m: None)
+    assert all(t.device.type == "cpu" for t in out) and len(errors) == 1

@@ -7,6 +7,7 @@ import torch
 from seqcourse.utils import (
     Timer,
     check_floating,
+    check_int_range,
     check_ndim,
     check_non_negative,
     check_params,
@@ -146,3 +147,14 @@ def test_check_floating_and_token_ids():
     with pytest.raises(ValueError, match=r"token ids in \[0, 5\), got values in \[-1, 5\]"):
         check_token_ids("src", torch.tensor([[-1, 5]]), vocab_size=5)
     check_token_ids("src", torch.empty(2, 3, dtype=torch.long, device="meta"), vocab_size=5)  # values unknown
+
+
+def test_check_int_range():
+    check_int_range("min_len", 1, 1, 8)
+    check_int_range("seq_len", 10**6, 2)
+    cases = ((0, r"in \[1, 8\], got 0"), (9, r"in \[1, 8\], got 9"), (True, "got True"), (2.0, "got 2.0"))
+    for bad, want in cases:
+        with pytest.raises(ValueError, match=rf"min_len must be an int .*{want}"):
+            check_int_range("min_len", bad, 1, 8)
+    with pytest.raises(ValueError, match="seq_len must be an int >= 2, got 1"):
+        check_int_range("seq_len", 1, 2)

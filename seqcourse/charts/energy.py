@@ -19,6 +19,7 @@ __all__ = ["image_records", "hopfield_recall_chart", "denoising_chart", "latent_
 
 Array = np.ndarray | torch.Tensor
 PIXEL = 18  # screen pixels per image pixel
+INK = ["white", "black"]  # colour range: low values white, high values black (ink on paper)
 
 
 def _numpy(x: Array, name: str) -> np.ndarray:
@@ -50,10 +51,10 @@ def image_records(images: Array, image_shape: tuple[int, int],
 
 
 def _heatmap(values: list[dict], title: str, domain: tuple[float, float]) -> alt.Chart:
-    return alt.Chart(inline_data(values), title=title).mark_rect().encode(
+    return alt.Chart(inline_data(values), title=title).mark_rect(stroke="#dddddd", strokeWidth=0.5).encode(
         x=alt.X("col:O", axis=None),
         y=alt.Y("row:O", axis=None),
-        color=alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=list(domain)), legend=None),
+        color=alt.Color("value:Q", scale=alt.Scale(domain=list(domain), range=INK), legend=None),
     ).properties(width=8 * PIXEL, height=8 * PIXEL)
 
 
@@ -109,10 +110,10 @@ def denoising_chart(clean: Array, noisy: Array, outputs: dict[str, Array], level
                          [("noise", percents), ("kind", list(panels)), ("digit", list(range(K)))])
     noise, at_noise = _slider("noise", percents, "遮盖比例（%）")
     H, W = image_shape
-    return alt.Chart(inline_data(rows)).mark_rect().encode(
+    return alt.Chart(inline_data(rows)).mark_rect(stroke="#dddddd", strokeWidth=0.5).encode(
         x=alt.X("col:O", axis=None),
         y=alt.Y("row:O", axis=None),
-        color=alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[0, 1]), legend=None),
+        color=alt.Color("value:Q", scale=alt.Scale(domain=[0, 1], range=INK), legend=None),
         column=alt.Column("digit:O", title=None, header=alt.Header(labels=False)),
         row=alt.Row("kind:N", title=None, sort=list(panels),
                     header=alt.Header(labelAngle=0, labelAlign="left")),

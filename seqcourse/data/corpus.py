@@ -8,6 +8,8 @@ like CPython itself). The exact text changes a little between Python versions, s
 
 from __future__ import annotations
 
+from seqcourse.utils import check_int_range
+
 __all__ = ["python_docs_topics", "python_docs"]
 
 
@@ -27,8 +29,7 @@ def python_docs(split: str = "train", val_every: int = 10) -> str:
     """
     if split not in ("train", "val", "all"):
         raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
-    if not isinstance(val_every, int) or val_every < 2:
-        raise ValueError(f"val_every must be an int >= 2, got {val_every!r}")
+    check_int_range("val_every", val_every, 2)
     topics = python_docs_topics()
     chosen = []
     for i, name in enumerate(sorted(topics)):

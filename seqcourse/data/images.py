@@ -38,6 +38,23 @@ class Digits:
     def n_classes(self) -> int:
         return 10
 
+    def labelled_subset(self, per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``per_class`` training images of every class, drawn without replacement with ``seed``: (X, y).
+
+        The setting of semi-supervised experiments: all of X_train may be used without labels, and only
+        this subset with them.
+        """
+        counts = torch.bincount(self.y_train, minlength=self.n_classes)
+        if not 1 <= per_class <= int(counts.min()):
+            raise ValueError(f"per_class must lie in [1, {int(counts.min())}], got {per_class}")
+        gen = torch.Generator().manual_seed(seed)
+        idx = []
+        for k in range(self.n_classes):
+            rows = torch.nonzero(self.y_train == k)[:, 0]  # (n_k,) training rows of class k
+            idx.append(rows[torch.randperm(len(rows), generator=gen)[:per_class]])
+        chosen = torch.cat(idx).to(self.y_train.device)  # (10 * per_class,)
+        return self.X_train[chosen], self.y_train[chosen]
+
 
 def load_digits(
     *,

@@ -24,7 +24,7 @@ import math
 import torch
 
 from seqcourse.data.text import BOS_ID, EOS_ID, PAD_ID
-from seqcourse.utils import check_positive
+from seqcourse.utils import check_int_range, check_positive
 
 __all__ = [
     "PAD",
@@ -49,8 +49,7 @@ def _random_tokens(
     """Random symbols (B, T) padded with PAD after a random length in [min_len, T]; also the lengths (B,)."""
     check_positive(batch_size=batch_size, seq_len=seq_len, n_symbols=n_symbols)
     min_len = seq_len if min_len is None else min_len
-    if not isinstance(min_len, int) or not 1 <= min_len <= seq_len:
-        raise ValueError(f"min_len must be an int in [1, seq_len={seq_len}], got {min_len!r}")
+    check_int_range("min_len", min_len, 1, seq_len)
     tokens = torch.randint(FIRST, FIRST + n_symbols, (batch_size, seq_len), generator=generator)  # (B, T)
     lengths = torch.randint(min_len, seq_len + 1, (batch_size,), generator=generator)  # (B,)
     positions = torch.arange(seq_len)  # (T,)
@@ -115,8 +114,7 @@ def adding_task(
     baseline a model must beat.
     """
     check_positive(batch_size=batch_size)
-    if not isinstance(seq_len, int) or seq_len < 2:
-        raise ValueError(f"seq_len must be an int >= 2, got {seq_len!r}")
+    check_int_range("seq_len", seq_len, 2)
     half = seq_len // 2
     values = torch.rand(batch_size, seq_len, generator=generator)  # (B, T)
     first = torch.randint(0, half, (batch_size,), generator=generator)  # (B,)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
-from seqcourse.utils import check_positive
+from seqcourse.utils import check_int_range, check_positive
 
 __all__ = [
     "PAD_ID",
@@ -80,8 +80,8 @@ class Vocab:
         self, sentences: Iterable[Sequence[str]], *, min_freq: int = 1, max_size: int | None = None
     ) -> None:
         check_positive(min_freq=min_freq)
-        if max_size is not None and (not isinstance(max_size, int) or max_size < len(SPECIALS)):
-            raise ValueError(f"max_size must be None or an int >= {len(SPECIALS)}, got {max_size!r}")
+        if max_size is not None:
+            check_int_range("max_size", max_size, len(SPECIALS))
         counts: Counter[str] = Counter()
         for sentence in sentences:
             if isinstance(sentence, str):

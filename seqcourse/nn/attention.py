@@ -1,15 +1,11 @@
 """Attention from the lectures' equations: convex combinations, scaled dot-product, multi-head, positions.
 
-Conventions used throughout ``seqcourse.nn``:
-
-* Sequences are batch-first row vectors: ``x`` has shape ``(B, T, d)``. Lecture 004 writes the columns
-  ``X = [x_1, ..., x_n]`` of a ``d x n`` matrix; our ``x[b]`` is that matrix transposed.
-* Boolean masks mean **True = may attend**, as in ``torch.nn.functional.scaled_dot_product_attention``.
-  (This is the *opposite* of ``nn.MultiheadAttention``'s ``key_padding_mask`` / boolean ``attn_mask``,
-  where True means "ignore"; pass ``~mask`` when comparing with it.)
-* A query whose every key is masked gets **zero weights and a zero output** (what
-  ``F.scaled_dot_product_attention`` returns; ``nn.MultiheadAttention`` returns NaN there). Gradients stay
-  finite.
+The package conventions (:mod:`seqcourse.nn`) hold here: batch-first row vectors ``x`` of shape
+``(B, T, d)`` (lecture 004's ``d x n`` matrix ``X = [x_1, ..., x_n]`` transposed) and boolean masks with
+**True = may attend**, as in ``torch.nn.functional.scaled_dot_product_attention`` (the *opposite* of
+``nn.MultiheadAttention``'s ``key_padding_mask``; pass ``~mask`` when comparing with it). A query whose every
+key is masked gets **zero weights and a zero output** (what ``F.scaled_dot_product_attention`` returns;
+``nn.MultiheadAttention`` returns NaN there). Gradients stay finite.
 """
 
 from __future__ import annotations

@@ -218,7 +218,7 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode n draws h ~ N(0, I) into Bernoulli means (n, d)."""
+        """Decode n draws h ~ N(0, I) into Bernoulli means (n, d); generator on the model's device."""
         p = next(self.parameters())
-        h = torch.randn(n, self.d_latent, generator=generator).to(device=p.device, dtype=p.dtype)
+        h = torch.randn(n, self.d_latent, generator=generator, device=p.device, dtype=p.dtype)  # (n, k)
         return torch.sigmoid(self.decoder(h))

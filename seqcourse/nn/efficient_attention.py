@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqcourse.nn.attention import attend, check_qkv, scaled_dot_product_attention
-from seqcourse.utils import check_non_negative, check_positive
+from seqcourse.utils import check_int_range, check_non_negative, check_positive
 
 __all__ = [
     "local_mask",
@@ -140,8 +140,7 @@ def global_attention(
     its local window, one softmax over both: cost O(N (g + 2w + 1) d).
     """
     N = _check_self(q, k, v)
-    if not isinstance(n_global, int) or not 0 <= n_global <= N:
-        raise ValueError(f"n_global must be an int in [0, N={N}], got {n_global!r}")
+    check_int_range("n_global", n_global, 0, N)
     w = min(window, N - 1)
     g = n_global
     out_global, _ = scaled_dot_product_attention(q[..., :g, :], k, v)  # (..., g, d_v)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = ["ACTIVATIONS", "ElmanRNN", "JordanRNN", "get_activation", "state_jacobian_norms"]
 
@@ -48,12 +48,6 @@ def get_activation(activation: str | Activation) -> Activation:
     if isinstance(activation, str) and activation in ACTIVATIONS:
         return ACTIVATIONS[activation]
     raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, got {activation!r}")
-
-
-def _check_sizes(**sizes: int) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _check_sequence(x: torch.Tensor, n_in: int) -> None:
@@ -84,7 +78,7 @@ class _SimpleRecurrent(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        _check_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
+        check_positive(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.f = get_activation(activation)
         self.g = get_activation(output_activation)
