@@ -37,7 +37,7 @@ $(VENV)/.stamp: pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# --- npm: MathJax, vega / vega-lite / vega-embed, the widget manager and configurable-http-proxy, as locked -----
+# --- npm: MathJax, vega / vega-lite / vega-embed and configurable-http-proxy, exactly as locked ----------------
 node-env: node_modules/.stamp
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -57,12 +57,10 @@ apt-env:
 # --- Local copies of the site's JavaScript (never under _static: Jupyter Book would add every .js to every page)
 vendor: _vendor/.stamp
 _vendor/.stamp: node_modules/.stamp
-	rm -rf _vendor && mkdir -p _vendor/widgets _vendor/vega
+	rm -rf _vendor && mkdir -p _vendor/vega
 	cp -r node_modules/mathjax/es5 _vendor/mathjax
 	cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
 	   node_modules/vega-embed/build/vega-embed.min.js _vendor/vega/
-	cp node_modules/requirejs/require.js _vendor/widgets/require.js
-	cp -r node_modules/@jupyter-widgets/html-manager/dist _vendor/widgets/html-manager
 	@touch $@
 
 # --- The two commands -------------------------------------------------------------------------------------------

@@ -43,5 +43,5 @@ def control_values(param: Mapping[str, Any]) -> list[Any]:
     bind = param["bind"]
     if bind["input"] == "range":
         n = round((bind["max"] - bind["min"]) / bind["step"])
-        return [bind["min"] + k * bind["step"] for k in range(n + 1)]
+        return [round(bind["min"] + k * bind["step"], 10) for k in range(n + 1)]
     return list(bind["options"])

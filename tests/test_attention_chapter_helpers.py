@@ -1,7 +1,5 @@
 """Helpers added for the chapters 自注意力与 Transformer and 高效注意力: attention recording, saved-tensor
-memory, and two widget demos."""
-
-import re
+memory (the interactive charts are tested in test_charts_figures.py)."""
 
 import pytest
 import torch
@@ -10,7 +8,6 @@ from torch import nn
 from seqcourse.nn.attention import MultiHeadAttention, record_attention, scaled_dot_product_attention
 from seqcourse.nn.transformer import EncoderBlock, Transformer, TransformerConfig
 from seqcourse.utils import saved_tensor_bytes
-from seqcourse.widgets import attention_pattern_demo, attention_query_demo
 
 # ---------------------------------------------------------------------------------------------------------
 # record_attention
@@ -95,72 +92,3 @@ def test_readable_attention_keeps_the_n_by_n_weights(N):
     q, k, v = (torch.randn(1, N, d, requires_grad=True) for _ in range(3))
     _, n_bytes = saved_tensor_bytes(scaled_dot_product_attention, q, k, v)
     assert n_bytes == 4 * (3 * N * d + N * N)  # q, k, v and the softmax weights
-
-
-# ---------------------------------------------------------------------------------------------------------
-# widgets
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _number(pattern: str, text: str) -> float:
-    return float(re.search(pattern, text).group(1))
-
-
-def test_attention_query_demo_follows_the_query_head_and_map():
-    gen = torch.Generator().manual_seed(0)
-    enc = torch.softmax(torch.randn(2, 4, 4, generator=gen), dim=-1)  # (H, L, S)
-    cross = torch.softmax(torch.randn(2, 3, 4, generator=gen), dim=-1)
-    keys = ["a", "b", "c", "d"]
-    demo = attention_query_demo({"enc": (enc, keys, keys), "cross": (cross, ["x", "y", "z"], keys)})
-    which, head, slider = demo.children[0].children
-    text = demo.children[1]
-    for name, w, h, t in (("enc", enc, 2, 3), ("cross", cross, 1, 2), ("cross", cross, 2, 3)):
-        which.value, head.value, slider.value = name, h, t
-        row = w[h - 1, t - 1]
-        best = int(row.argmax())
-        assert f"最关注键 “{keys[best]}”" in text.value
-        assert _number(r"α = ([0-9.]+)", text.value) == pytest.approx(float(row[best]), abs=0.006)
-        assert _number(r"权重之和 ([0-9.]+)", text.value) == pytest.approx(1.0)
-    assert slider.max == 3  # the cross-attention map has 3 queries
-    assert demo.children[2].value[:4] == b"\x89PNG"
-
-
-def test_attention_query_demo_rejects_mismatched_labels():
-    with pytest.raises(ValueError, match="key labels"):
-        attention_query_demo({"m": (torch.ones(1, 2, 3) / 3, ["p", "q"], ["a", "b"])})
-
-
-def _brute_force_count(N, allowed):
-    return sum(allowed(t, i) for t in range(N) for i in range(N))
-
-
-@pytest.mark.parametrize(
-    ("method", "allowed"),
-    [
-        ("full", lambda t, i: True),
-        ("causal", lambda t, i: i <= t),
-        ("local", lambda t, i: abs(t - i) <= 2),
-        ("strided", lambda t, i: (t - i) % 4 == 0),
-        ("global", lambda t, i: t < 2 or i < 2 or abs(t - i) <= 2),
-    ],
-)
-def test_attention_pattern_demo_counts_the_scores_of_each_pattern(method, allowed):
-    demo = attention_pattern_demo(N=32)
-    controls, sliders = demo.children[0].children
-    method_box, text = controls.children
-    size, window, stride, n_global, _ = sliders.children
-    method_box.value = method
-    window.value, stride.value, n_global.value = 2, 4, 2
-    for N in (12, 32):
-        size.value = N
-        assert f"计算 {_brute_force_count(N, allowed)} 个分数" in text.value
-        assert f"N² = {N * N}" in text.value
-
-
-def test_attention_pattern_demo_clusters_form_blocks():
-    demo = attention_pattern_demo(N=24)
-    controls, sliders = demo.children[0].children
-    method_box, text = controls.children
-    method_box.value = "clustering"
-    count = int(re.search(r"计算 (\d+) 个分数", text.value).group(1))
-    assert 24 <= count < 24 * 24  # every query sees at least itself, and not everything

@@ -43,35 +43,3 @@ def test_state_jacobian_norms_rejects_a_batch_and_wrong_sizes():
         state_jacobian_norms(net, torch.zeros(5, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.float64))
     with pytest.raises(TypeError):
         state_jacobian_norms(torch.nn.Linear(2, 2), torch.zeros(5, 2))
-
-
-def test_gradient_norm_demo_follows_the_slider():
-    pytest.importorskip("ipywidgets")
-    from seqcourse.widgets import gradient_norm_demo
-
-    demo = gradient_norm_demo(hidden_size=4)
-    rho, length, activation = demo.children[0].children
-    text, plot = demo.children[1], demo.children[2]
-    activation.value = "identity"
-    length.value = 10
-    rho.value = 0.5
-    assert f"{0.5**10 * 2:.3g}" in text.value  # linear network: ρ^T sqrt(n) with n = 4
-    first_png = plot.value
-    rho.value = 1.5
-    assert f"{1.5**10 * 2:.3g}" in text.value
-    assert plot.value[:8] == b"\x89PNG\r\n\x1a\n" and plot.value != first_png
-
-
-def test_temperature_demo_reports_the_entropy_of_the_tempered_softmax():
-    pytest.importorskip("ipywidgets")
-    from seqcourse.widgets import temperature_demo
-
-    logits = torch.log(torch.tensor([0.5, 0.25, 0.25]))
-    demo = temperature_demo(logits, ["a", "b", " "])
-    slider, text = demo.children[0], demo.children[1]
-    assert "1.50 比特" in text.value  # T = 1: H(1/2, 1/4, 1/4) = 1.5 bits
-    slider.value = 0.5  # p ∝ p^2: (4, 1, 1) / 6
-    p = torch.tensor([4.0, 1.0, 1.0]) / 6
-    assert f"{float(-(p * p.log2()).sum()):.2f} 比特" in text.value
-    with pytest.raises(ValueError, match="labels"):
-        temperature_demo(logits, ["a", "b"])

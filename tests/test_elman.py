@@ -162,27 +162,3 @@ def test_bad_constructor_arguments() -> None:
         JordanRNN(2, 0, 2)
     with pytest.raises(ValueError, match=r"y0 must have shape \(1, 2\)"):
         JordanRNN(2, 3, 2)(torch.zeros(1, 2, 2), torch.zeros(1, 3))
-
-
-def test_rnn_unroll_demo_builds_and_reacts() -> None:
-    import ipywidgets
-
-    from seqcourse.widgets import rnn_unroll_demo
-
-    demo = rnn_unroll_demo()
-    assert isinstance(demo, ipywidgets.VBox)
-    controls, view = demo.children
-    table, plot = view.children
-    sliders, (weight, activation) = controls.children[0].children, controls.children[1].children
-    assert "[32, 32]" in table.value and "[12, 12]" in table.value  # the lecture's outputs by default
-    before_table, before_plot = table.value, bytes(plot.value)
-    assert before_plot.startswith(b"\x89PNG")
-    sliders[0].value = 2.0  # change x_1: the table and the plot must follow
-    assert table.value != before_table and bytes(plot.value) != before_plot
-    assert "[48, 48]" in table.value  # inputs 2, 1, 2: h = 4, 10, 24 and y = 8, 20, 48
-    activation.value = "tanh"
-    assert "[48, 48]" not in table.value
-    weight.value = 0.0
-    assert "[0, 0]" in table.value
-    with pytest.raises(ValueError, match="1 to 8 numbers"):
-        rnn_unroll_demo(())

@@ -1,4 +1,4 @@
-"""seqcourse.nn.gated_memory (many-to-one model, forget bias, LSTM cell-state Jacobian) and the two widgets
+"""seqcourse.nn.gated_memory (many-to-one model, forget bias, LSTM cell-state Jacobian)
 of the chapters 长短期记忆网络与门控循环单元 and 序列到序列与注意力机制."""
 
 import math
@@ -122,41 +122,3 @@ def test_errors_name_what_was_expected():
         cell_state_jacobian_norms(cell, torch.zeros(5, 2), c0=torch.zeros(4))
     with pytest.raises(TypeError, match="LSTMCell"):
         cell_state_jacobian_norms(nn.LSTMCell(2, 3), torch.zeros(5, 2))
-
-
-# --------------------------------------------------------------------------------------------- widgets
-
-
-def test_forget_gate_demo_follows_the_sliders():
-    pytest.importorskip("ipywidgets")
-    from seqcourse.widgets import forget_gate_demo
-
-    demo = forget_gate_demo(hidden_size=4, length=20)
-    bias, scale = demo.children[0].children
-    text, plot = demo.children[1], demo.children[2]
-    scale.value = 0.0  # W = 0 for both networks
-    bias.value = 2.0
-    first_png = plot.value
-    assert f"{1 / (1 + math.exp(-2.0)):.3f}" in text.value
-    bias.value = -2.0
-    assert plot.value != first_png
-    # with W = 0 the RNN forgets h_0 after one step; the LSTM keeps a product of forget gates (> 0)
-    assert text.value.endswith("普通 RNN 为 0")
-
-
-def test_attention_step_demo_shows_the_chosen_row():
-    pytest.importorskip("ipywidgets")
-    from seqcourse.widgets import attention_step_demo
-
-    weights = torch.tensor([[0.6, 0.2, 0.2], [0.2, 0.7, 0.1], [0.3, 0.2, 0.5]])  # the Tom-chases-Jerry rows
-    demo = attention_step_demo(weights, ["汤姆", "追逐", "杰瑞"], ["Tom", "Chase", "Jerry"])
-    slider, text, plot = demo.children
-    assert "“Tom”" in text.value and "0.60" in text.value
-    first_png = plot.value
-    slider.value = 2
-    assert "“Chase”" in text.value and "0.70" in text.value
-    slider.value = 3
-    assert "“Jerry”" in text.value and "0.50" in text.value
-    assert plot.value != first_png
-    with pytest.raises(ValueError, match="query labels"):
-        attention_step_demo(weights, ["a"], ["x", "y", "z"])

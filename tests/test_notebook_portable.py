@@ -32,6 +32,7 @@ EQ_LABEL = re.compile(r"\$\$\s*\([\w.-]+\)")                            # $$ ...
 MYST_IN_HTML = re.compile(r"\{(?:term|cite|ref|doc|numref|eq|admonition|note|warning|dropdown)\}|:class:|:::")
 FENCED = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[ \t]*$", re.S | re.M)
 INLINE_CODE = re.compile(r"(?<![}`])`[^`\n]+`")                          # not the backticks of a role
+STARS = re.compile(r".{0,12}(?<![*\\])\*\*(?!\*).{0,12}")
 MD = MarkdownIt("commonmark")
 
 
@@ -123,8 +124,11 @@ def cell_problems(path: Path, source: str) -> list[str]:
     problems += [f"{m.group(0)!r} math delimiter (use $ and $$)" for m in OLD_DELIMS.finditer(prose)]
     problems += [f"equation label {m.group(0)!r}" for m in EQ_LABEL.finditer(prose)]
     problems += details_problems(source) + math_problems(source) + link_problems(path, source)
-    problems += [f"MyST marker {m.group(0)!r} in the CommonMark HTML"
-                 for m in MYST_IN_HTML.finditer(_html_without_code(source))]
+    html = _html_without_code(source)
+    problems += [f"MyST marker {m.group(0)!r} in the CommonMark HTML" for m in MYST_IN_HTML.finditer(html)]
+    # CommonMark's flanking rules: "**术语（term）**后文" stays literal (a closing ** after punctuation needs
+    # a space or punctuation after it); write "**术语**（term）后文"
+    problems += [f"unrendered emphasis near {m.group(0)!r}" for m in STARS.finditer(html)]
     return problems
 
 
@@ -165,9 +169,10 @@ BAD = {
     "dead html link": '<a href="nowhere.md">x</a>',
     "target": "(sec-rnn)=\n# 标题",
     "equation label": "$$\na = b\n$$ (eq-ab)",
+    "bold ending in a paren": "**束搜索（beam search）**每一步保留 $k$ 个前缀。",
 }
 GOOD = {
-    "term": "**循环神经网络**（recurrent neural network, RNN）",
+    "term": "**循环神经网络**（recurrent neural network, RNN）是",
     "details": "<details>\n<summary>答案</summary>\n\n$$\na = b\n$$\n\n- 一项\n\n</details>",
     "display math": "前文：\n\n$$\n\\begin{aligned} a &= b \\\\[2pt] c &= d \\end{aligned}\n$$\n\n后文。",
     "code quotes roles": "MyST 写作 `{term}` 与\n\n```\n:::{note}\n```",

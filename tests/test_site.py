@@ -1,4 +1,4 @@
-"""The built site (``make book``) works offline: local MathJax and widgets, Chinese search, no solutions.
+"""The built site (``make book``) works offline: local MathJax and vega charts, Chinese search, no solutions.
 
 These tests read ``_build/html``; ``make test`` builds it first, ``make unit`` deselects them.
 """
@@ -80,7 +80,7 @@ def test_no_page_references_a_remote_asset():
 
 
 @pytest.mark.browser
-def test_pages_render_math_plots_and_widgets_with_the_network_off(browser, site):
+def test_pages_render_math_plots_and_charts_with_the_network_off(browser, site):
     for name in _toc_files():
         page, remote = _open_offline(browser, f"{site}/{name}.html", site)
         assert not remote, f"{name} requested remote resources: {remote}"
@@ -88,8 +88,8 @@ def test_pages_render_math_plots_and_widgets_with_the_network_off(browser, site)
     page, _ = _open_offline(browser, f"{site}/book/rnn_basics.html", site)
     page.wait_for_selector("mjx-container", timeout=20_000)
     assert page.locator("mjx-container").count() > 5, "MathJax did not typeset the chapter"
-    page.wait_for_selector(".jupyter-widgets", timeout=20_000)
-    assert page.locator(".jupyter-widgets").count() >= 1, "the widget manager did not render any widget"
+    page.wait_for_selector(".seqcourse-chart .vega-embed svg", timeout=20_000)
+    assert page.locator(".vega-bindings input").count() >= 1, "the chart was drawn without its controls"
     images = page.locator("img").evaluate_all("imgs => imgs.map(i => [i.src, i.naturalWidth])")
     plots = [src for src, width in images if "_images/" in src or src.startswith("data:image/png")]
     assert plots and all(width > 0 for src, width in images if src in plots), "chapter figures did not load"
