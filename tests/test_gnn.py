@@ -240,3 +240,136 @@ def test_adjacency_dtype_follows_the_features_and_mismatched_weights_are_named()
         mean_message_passing(A, H, W.float())
     with pytest.raises(TypeError, match="floating-point"):
         mean_message_passing(A, H.long(), W)
+
+
+# ------------------------------------------------------------------ CNN / attention as message passing
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_grid_convolution_as_messages_is_conv2d(k):
+    gen = torch.Generator().manual_seed(k)
+    X = torch.randn(3, 5, 7, generator=gen, dtype=torch.float64)
+    K = torch.randn(4, 3, k, k, generator=gen, dtype=torch.float64)
+    expected = F.conv2d(X[None], K, padding=k // 2)[0]
+    torch.testing.assert_close(gnn.grid_convolution_as_messages(X, K), expected)
+
+
+def test_grid_convolution_rejects_even_or_mismatched_kernels():
+    X = torch.zeros(3, 4, 4)
+    with pytest.raises(ValueError, match="odd k"):
+        gnn.grid_convolution_as_messages(X, torch.zeros(2, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"\(C', 3, k, k\)"):
+        gnn.grid_convolution_as_messages(X, torch.zeros(2, 2, 3, 3))
+
+
+def test_adjacency_attention_masks_non_edges_and_reduces_to_known_cases():
+    A = random_graph(8, 0.4, 7, isolated=1)
+    gen = torch.Generator().manual_seed(7)
+    H = torch.randn(8, 5, generator=gen, dtype=torch.float64)
+    W_q, W_k, W_v = (torch.randn(5, 4, generator=gen, dtype=torch.float64) for _ in range(3))
+    out, alpha = gnn.adjacency_attention(A, H, W_q, W_k, W_v)
+    allowed = (A != 0) | torch.eye(8, dtype=torch.bool)
+    assert (alpha[~allowed] == 0).all()
+    torch.testing.assert_close(alpha.sum(1), torch.ones(8, dtype=torch.float64))
+    # brute force for every node: softmax over N(i) + {i} only
+    for i in range(8):
+        js = torch.nonzero(allowed[i]).flatten()
+        s = (H[i] @ W_q) @ (H[js] @ W_k).T / 2.0  # sqrt(d_k) = 2
+        torch.testing.assert_close(out[i], torch.softmax(s, 0) @ (H[js] @ W_v))
+    # W_q = 0: mean over N(i) + {i}
+    A_t = A + torch.eye(8, dtype=A.dtype)
+    uniform, _ = gnn.adjacency_attention(A, H, torch.zeros_like(W_q), W_k, W_v)
+    torch.testing.assert_close(uniform, (A_t / A_t.sum(1, keepdim=True)) @ H @ W_v)
+
+
+# ------------------------------------------------------------------ over-squashing task and model
+
+
+def test_tree_neighbors_match_answer_is_the_label_of_the_matching_leaf():
+    from seqcourse.data.graphs import binary_tree, tree_neighbors_match
+
+    A, X, y = tree_neighbors_match(3, 50, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(A, binary_tree(3))
+    assert A.shape == (15, 15) and X.shape == (50, 15, 17) and y.shape == (50,)
+    assert int(A.sum()) == 2 * 14 and torch.equal(A, A.T)
+    K = 8
+    for s in range(50):
+        query = int(X[s, 0, :K].argmax())
+        match = [leaf for leaf in range(7, 15) if int(X[s, leaf, :K].argmax()) == query]
+        assert len(match) == 1
+        assert int(X[s, match[0], K:2 * K].argmax()) == int(y[s])
+        assert X[s, 1:7].abs().sum() == 0  # inner nodes carry nothing
+        assert sorted(X[s, 7:, :K].argmax(1).tolist()) == list(range(K))  # distinct keys
+    with pytest.raises(ValueError, match="depth"):
+        binary_tree(0)
+
+
+def test_tree_match_gnn_shapes_receptive_field_and_rewiring():
+    from seqcourse.data.graphs import tree_neighbors_match
+
+    torch.manual_seed(0)
+    A, X, _ = tree_neighbors_match(3, 4, torch.Generator().manual_seed(1))
+    leaf = 14
+    for layers, rewire, reaches in ((2, False, False), (3, False, True), (2, True, True)):
+        model = gnn.TreeMatchGNN(17, 8, 8, layers, rewire_last=rewire).double()
+        Xg = X.double().requires_grad_(True)
+        logits = model(A, Xg)
+        assert logits.shape == (4, 8)
+        (g,) = torch.autograd.grad(logits.sum(), Xg)
+        # a leaf 3 hops from the root influences it only with >= 3 local layers or a rewired last layer
+        assert (g[:, leaf].abs().sum() > 0) == reaches
+
+
+@pytest.mark.slow
+def test_rewiring_beats_message_passing_on_the_tree_task():
+    from seqcourse.nn.gnn_train import train_tree_match
+
+    plain = train_tree_match(3, rewire_last=False, steps=300)
+    rewired = train_tree_match(3, rewire_last=True, steps=300)
+    assert rewired > 0.9 and plain < 0.5
+
+
+# ------------------------------------------------------------------ link prediction split and training loops
+
+
+def test_split_edges_holds_out_true_edges_and_true_non_edges():
+    from seqcourse.data.graphs import split_edges
+
+    A, _ = stochastic_block_model([10, 10], 0.5, 0.1, torch.Generator().manual_seed(3))
+    A_train, pos, neg = split_edges(A, 0.2, seed=1)
+    n_edges = int(A.sum()) // 2
+    assert pos.shape == neg.shape == (2, round(0.2 * n_edges))
+    assert (A[pos[0], pos[1]] == 1).all() and (A_train[pos[0], pos[1]] == 0).all()
+    assert (A_train[pos[1], pos[0]] == 0).all() and torch.equal(A_train, A_train.T)
+    assert (A[neg[0], neg[1]] == 0).all() and (neg[0] < neg[1]).all()
+    assert int(A_train.sum()) // 2 == n_edges - pos.shape[1]
+    with pytest.raises(ValueError, match="symmetric"):
+        split_edges(torch.triu(A), 0.2)
+    with pytest.raises(ValueError, match="test_frac"):
+        split_edges(A, 1.5)
+
+
+def test_roc_auc_and_accuracy_closed_forms():
+    from seqcourse.nn.gnn_train import accuracy, roc_auc
+
+    assert roc_auc(torch.tensor([3.0, 4.0]), torch.tensor([1.0, 2.0])) == 1.0
+    assert roc_auc(torch.tensor([1.0]), torch.tensor([1.0, 2.0])) == 0.25  # one tie (1/2) and one loss
+    logits = torch.tensor([[2.0, 1.0], [0.0, 1.0], [5.0, 0.0]])
+    assert accuracy(logits, torch.tensor([0, 1, 1])) == pytest.approx(2 / 3)
+
+
+@pytest.mark.slow
+def test_training_loops_learn_karate_sbm_and_links():
+    from seqcourse.data.graphs import sbm_graphs, split_edges
+    from seqcourse.nn.gnn_train import train_graph_classifier, train_link_predictor, train_node_classifier
+
+    _, snaps, acc = train_node_classifier(karate_club(), epochs=100, record_every=50)
+    assert [e for e, _ in snaps] == [0, 50, 100] and snaps[0][1].shape == (34, 2)
+    assert acc[-1] > 0.8
+    graphs = sbm_graphs(120, seed=2)
+    _, acc_sum = train_graph_classifier(graphs[:90], graphs[90:], "sum")
+    assert acc_sum > 0.85
+    A, _ = stochastic_block_model([20, 20], 0.4, 0.02, torch.Generator().manual_seed(0))
+    A_train, pos, neg = split_edges(A, 0.15)
+    _, auc = train_link_predictor(A_train, torch.eye(40), pos, neg, epochs=80)
+    assert auc > 0.65

@@ -168,8 +168,9 @@ def gradient_norm_chart(hidden_size: int = 16, seed: int = 0) -> alt.LayerChart:
 
 def temperature_chart(logits: torch.Tensor, labels: Sequence[str], temperature: float = 1.0,
                       top: int = 12) -> alt.LayerChart:
-    """The next-token distribution p_i = exp(o_i / τ) / Σ_j exp(o_j / τ) of the ``top`` most likely tokens
-    (by logit, so the order never changes) under a slider for log10 τ, with the entropy in bits.
+    """The next-token distribution p_i = exp(o_i / T) / Σ_j exp(o_j / T) of the ``top`` most likely tokens
+    (by logit, so the order never changes) under a slider for log10 T, with the entropy in bits
+    (T is the temperature; τ stays the symbol of sequence lengths).
 
     ``logits`` (V,) are one step's scores o, ``labels`` the V token names.
     """
@@ -188,7 +189,7 @@ def temperature_chart(logits: torch.Tensor, labels: Sequence[str], temperature: 
         rows += [{"logtau": lg, "rank": r, "token": f"{r + 1}:{names[r]}", "p": float(p[i]),
                   "entropy": entropy} for r, i in enumerate(order)]
     start = min(grid, key=lambda g: abs(g - math.log10(temperature)))
-    tau = slider("logtau", grid, value=start, label="温度 log₁₀τ")
+    tau = slider("logtau", grid, value=start, label="温度 log₁₀T")
     base = alt.Chart(inline_data(rows)).transform_filter(matches("logtau", tau, 0.05))
     bars = base.mark_bar().encode(
         x=alt.X("token:N", sort=alt.SortField("rank"), title="候选的下一个字符（按得分排序）",
@@ -197,7 +198,7 @@ def temperature_chart(logits: torch.Tensor, labels: Sequence[str], temperature: 
         tooltip=["token:N", alt.Tooltip("p:Q", format=".3f")])
     uniform = math.log2(o.numel())
     text = (base.transform_filter("datum.rank == 0")
-            .transform_calculate(msg=f"'τ = ' + format(pow(10, {tau.name}), '.2f') + '，熵 ' + "
+            .transform_calculate(msg=f"'T = ' + format(pow(10, {tau.name}), '.2f') + '，熵 ' + "
                                  f"format(datum.entropy, '.2f') + ' 比特（均匀分布 {uniform:.2f} 比特）'")
             .mark_text(align="right", baseline="top", fontSize=12)
             .encode(text="msg:N", x=alt.value(520), y=alt.value(4)))

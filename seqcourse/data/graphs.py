@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = [
     "Graph",
@@ -30,6 +30,9 @@ __all__ = [
     "cycles_vs_trees",
     "sbm_graphs",
     "batch_graphs",
+    "split_edges",
+    "binary_tree",
+    "tree_neighbors_match",
 ]
 
 
@@ -216,3 +219,72 @@ def batch_graphs(graphs: Sequence[Graph]) -> GraphBatch:
     batch = torch.repeat_interleave(torch.arange(len(graphs)), sizes)  # (N,)
     y = torch.stack([g.y for g in graphs])  # (G,)
     return GraphBatch(A=A, X=X, batch=batch, y=y, num_graphs=len(graphs))
+
+
+def split_edges(A: torch.Tensor, test_frac: float = 0.15, seed: int = 0
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hold out a fraction of the undirected edges for link prediction.
+
+    Returns ``A_train`` (n, n) without the held-out edges (both directions removed), ``pos`` (2, P) the
+    held-out edges (i < j) and ``neg`` (2, P) as many node pairs i < j that are not edges of ``A``.
+    """
+    _check_adjacency(A)
+    if not 0.0 < test_frac < 1.0:
+        raise ValueError(f"test_frac must be in (0, 1), got {test_frac}")
+    if not torch.equal(A, A.T):
+        raise ValueError("split_edges needs an undirected (symmetric) adjacency matrix")
+    gen = torch.Generator().manual_seed(seed)
+    n = A.shape[0]
+    iu, ju = torch.triu_indices(n, n, offset=1)
+    is_edge = A[iu, ju] != 0
+    edges = torch.stack([iu[is_edge], ju[is_edge]])  # (2, |E|)
+    P = max(1, int(round(test_frac * edges.shape[1])))
+    if P >= edges.shape[1]:
+        raise ValueError(f"test_frac={test_frac} would hold out all {edges.shape[1]} edges")
+    pos = edges[:, torch.randperm(edges.shape[1], generator=gen)[:P]]  # (2, P)
+    non_edges = torch.stack([iu[~is_edge], ju[~is_edge]])
+    neg = non_edges[:, torch.randperm(non_edges.shape[1], generator=gen)[:P]]  # (2, P)
+    A_train = A.clone()
+    A_train[pos[0], pos[1]] = 0.0
+    A_train[pos[1], pos[0]] = 0.0
+    return A_train, pos, neg
+
+
+def binary_tree(depth: int) -> torch.Tensor:
+    """Adjacency (n, n) of the perfect binary tree of the given depth, n = 2^(depth+1) - 1, root 0.
+
+    Node k has children 2k + 1 and 2k + 2; the leaves are the last 2^depth nodes.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    n = 2 ** (depth + 1) - 1
+    A = torch.zeros(n, n)
+    child = torch.arange(1, n)
+    A[child, (child - 1) // 2] = 1.0
+    return A + A.T
+
+
+def tree_neighbors_match(depth: int, n_samples: int, generator: torch.Generator | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The over-squashing task of Alon & Yahav (2021), simplified: find the leaf whose key the root asks.
+
+    On the binary tree of :func:`binary_tree` with K = 2^depth leaves, every leaf gets a distinct key
+    (a random permutation of 0..K-1) and a random label in 0..K-1; the root gets a query key. The target
+    is the label of the leaf whose key equals the query, so the answer sits ``depth`` hops from the root.
+    Node features (2K + 1): [one-hot key, one-hot label, is-root]; inner nodes are all zero.
+    Returns ``A`` (n, n), ``X`` (n_samples, n, 2K + 1) and ``y`` (n_samples,).
+    """
+    check_positive(n_samples=n_samples)
+    A = binary_tree(depth)
+    n, K = A.shape[0], 2**depth
+    keys = torch.argsort(torch.rand(n_samples, K, generator=generator), dim=1)  # (S, K) permutations
+    labels = torch.randint(K, (n_samples, K), generator=generator)  # (S, K)
+    query = torch.randint(K, (n_samples,), generator=generator)  # (S,)
+    X = torch.zeros(n_samples, n, 2 * K + 1)
+    leaves = torch.arange(n - K, n)
+    X[:, leaves] = torch.cat([torch.nn.functional.one_hot(keys, K), torch.nn.functional.one_hot(labels, K),
+                              torch.zeros(n_samples, K, 1)], dim=-1).float()
+    X[:, 0, :K] = torch.nn.functional.one_hot(query, K).float()
+    X[:, 0, -1] = 1.0
+    y = labels.gather(1, (keys == query[:, None]).float().argmax(dim=1, keepdim=True))[:, 0]  # (S,)
+    return A, X, y

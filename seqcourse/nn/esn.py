@@ -139,3 +139,22 @@ class EchoStateNetwork(nn.Module):
         """Predictions W_out [1, x_t] for every step: (B, T, p), or (T, p) for unbatched input."""
         y = self.features(self.states(u, x0)) @ self.W_out.T  # (B, T, p)
         return y[0] if u.ndim == 2 else y
+
+    @torch.no_grad()
+    def generate(self, u_warm: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """Free-running prediction for a one-step-ahead ESN (input size = output size, y_t predicts u_{t+1}).
+
+        Drive the reservoir with the warm-up inputs u_warm (T, m), then feed each prediction back as the
+        next input for ``n_steps`` steps; returns the predictions (n_steps, m).
+        """
+        if self.m != self.p:
+            raise ValueError(f"generate needs input_size == output_size, got {self.m} and {self.p}")
+        check_positive(n_steps=n_steps)
+        x = self.states(u_warm)[:, -1]  # (1, N): the state after the warm-up
+        y = self.features(x) @ self.W_out.T  # (1, p): prediction of the next input
+        out = [y]
+        for _ in range(n_steps - 1):
+            x = self.states(y[:, None, :], x0=x)[:, -1]
+            y = self.features(x) @ self.W_out.T
+            out.append(y)
+        return torch.cat(out)  # (n_steps, p)

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from seqcourse.data.graphs import edge_index_from_adjacency
-from seqcourse.utils import check_ndim, check_shape
+from seqcourse.nn.attention import scaled_dot_product_attention
+from seqcourse.utils import check_ndim, check_positive, check_shape
 
 __all__ = [
     "mean_message_passing",
@@ -42,6 +43,9 @@ __all__ = [
     "GraphClassifier",
     "mean_pairwise_cosine",
     "oversmoothing_curve",
+    "grid_convolution_as_messages",
+    "adjacency_attention",
+    "TreeMatchGNN",
 ]
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
@@ -323,6 +327,89 @@ def oversmoothing_curve(A: torch.Tensor, H: torch.Tensor, depth: int, *, random_
             H = mean_message_passing(A, H, W, activation=None)
         sims.append(mean_pairwise_cosine(H))
     return sims
+
+
+def grid_convolution_as_messages(X: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """A 2-D convolution written as message passing on the pixel grid (zero padding, stride 1).
+
+    Every pixel is a node i with feature h_i = X[:, r, c] (C,); its neighbours are the pixels j at the
+    offsets (dr, dc) of a k x k window. The message weight depends on the offset, not only on the edge:
+
+        h'_i = sum_{(dr, dc)} K[:, :, dr + k//2, dc + k//2] h_{(r + dr, c + dc)}
+
+    i.e. one weight matrix per relative position (the lecture's layer shares one W for all neighbours).
+    X (C, H, W), kernel (C', C, k, k) with odd k; returns (C', H, W) = F.conv2d(X, kernel, padding=k//2).
+    """
+    check_ndim("X", X, 3)
+    check_ndim("kernel", kernel, 4)
+    C, Hh, Ww = X.shape
+    k = kernel.shape[-1]
+    if kernel.shape[1] != C or kernel.shape[2] != k or k % 2 == 0:
+        raise ValueError(f"kernel must be (C', {C}, k, k) with odd k, got {tuple(kernel.shape)}")
+    H = X.reshape(C, Hh * Ww).T  # (n, C): node features, n = H * W pixels
+    rows = torch.arange(Hh, device=X.device).repeat_interleave(Ww)  # (n,)
+    cols = torch.arange(Ww, device=X.device).repeat(Hh)  # (n,)
+    out = H.new_zeros(Hh * Ww, kernel.shape[0])  # (n, C')
+    for dr in range(-(k // 2), k // 2 + 1):
+        for dc in range(-(k // 2), k // 2 + 1):
+            r, c = rows + dr, cols + dc
+            ok = (r >= 0) & (r < Hh) & (c >= 0) & (c < Ww)  # edges j -> i that exist (inside the image)
+            i, j = torch.nonzero(ok).flatten(), (r * Ww + c)[ok]
+            W_offset = kernel[:, :, dr + k // 2, dc + k // 2]  # (C', C): the weight of this position
+            out = out.index_add(0, i, H[j] @ W_offset.T)  # messages W_offset h_j summed into node i
+    return out.T.reshape(-1, Hh, Ww)  # (C', H, W)
+
+
+def adjacency_attention(A: torch.Tensor, H: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor,
+                        W_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Self-attention restricted to the graph: node i attends only to j in N(i) and to itself.
+
+        alpha_ij = softmax_{j in N(i) + {i}} ( (h_i W_q) . (h_j W_k) / sqrt(d_k) )
+        h'_i     = sum_j alpha_ij h_j W_v
+
+    A (n, n), H (n, d), W_q and W_k (d, d_k), W_v (d, d_v); returns (H' (n, d_v), alpha (n, n)).
+    With W_q = 0 all scores are equal and h'_i is the mean of h_j W_v over N(i) + {i}; with a complete
+    graph it is ordinary self-attention.
+    """
+    A = _check_graph(A, H, W_v)
+    mask = (A != 0) | torch.eye(A.shape[0], dtype=torch.bool, device=A.device)  # (n, n): edges + self
+    return scaled_dot_product_attention(H @ W_q, H @ W_k, H @ W_v, mask)
+
+
+class TreeMatchGNN(nn.Module):
+    """A GNN for the tree "neighbours match" task (:func:`seqcourse.data.graphs.tree_neighbors_match`).
+
+    ``num_layers`` sum-aggregation layers h'_i = relu(h_i W_self + sum_{j in N(i)} h_j W_nb + b) on the
+    tree, then a linear classifier on the root h_0. With ``rewire_last=True`` the last layer is replaced
+    by a fully adjacent one: the root attends to every node (scaled dot-product attention), so leaf
+    information reaches it in one hop instead of squeezing through the inner nodes.
+
+    ``forward(A (n, n), X (B, n, d_in))`` -> logits (B, n_classes); all B samples share the tree A.
+    """
+
+    def __init__(self, d_in: int, d: int, n_classes: int, num_layers: int, rewire_last: bool = False) -> None:
+        super().__init__()
+        check_positive(d_in=d_in, d=d, n_classes=n_classes, num_layers=num_layers)
+        self.embed = nn.Linear(d_in, d)
+        n_local = num_layers - 1 if rewire_last else num_layers
+        self.W_self = nn.ModuleList(nn.Linear(d, d) for _ in range(n_local))
+        self.W_nb = nn.ModuleList(nn.Linear(d, d, bias=False) for _ in range(n_local))
+        self.attn = nn.ModuleList(nn.Linear(d, d, bias=False) for _ in range(3)) if rewire_last else None
+        self.out = nn.Linear(d, n_classes)
+
+    def forward(self, A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        check_ndim("X", X, 3)
+        check_shape("A", A, (X.shape[1], X.shape[1]))
+        A = A.to(X.dtype)
+        H = torch.relu(self.embed(X))  # (B, n, d)
+        for W_self, W_nb in zip(self.W_self, self.W_nb, strict=True):
+            H = H + torch.relu(W_self(H) + W_nb(A @ H))  # (B, n, d): one hop of messages, residual
+        root = H[:, :1]  # (B, 1, d)
+        if self.attn is not None:
+            W_q, W_k, W_v = self.attn
+            m, _ = scaled_dot_product_attention(W_q(root), W_k(H), W_v(H))  # (B, 1, d): all nodes -> root
+            root = torch.relu(root + m)
+        return self.out(root[:, 0])  # (B, n_classes)
 
 
 def _demo() -> None:  # pragma: no cover - run by hand: python -m seqcourse.nn.gnn

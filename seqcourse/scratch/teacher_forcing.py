@@ -12,7 +12,8 @@ through time (:func:`teacher_forcing_grads`). Free running feeds the model's own
 onehot(argmax ŷ_{t-1}); this is how the model is used at test time. The two runs see the same inputs
 only while the model predicts every label correctly: one wrong prediction changes all the later
 inputs, a kind of input the model never saw during training (the train/test mismatch of
-closed-loop training and open-loop use).
+closed-loop training and open-loop use). Scheduled sampling (:func:`scheduled_sampling_grads`) feeds
+the true label with probability eps and the model's own prediction otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ import numpy as np
 from seqcourse.scratch import rnn
 from seqcourse.utils import check_ndim, check_params, check_shape
 
-__all__ = ["init_params", "step", "teacher_forcing", "free_running", "teacher_forcing_grads"]
+__all__ = [
+    "init_params",
+    "step",
+    "teacher_forcing",
+    "free_running",
+    "teacher_forcing_grads",
+    "scheduled_sampling_grads",
+]
 
 Params = Mapping[str, np.ndarray]
 
@@ -96,11 +104,17 @@ def teacher_forcing_grads(
     fw = teacher_forcing(params, xs, ys)
     xs, K = _check(params, xs)
     ys = rnn.check_labels(ys, xs.shape[0], K)
-    do = fw.y_hat.copy()  # (T, K)
-    do[np.arange(len(ys)), ys] -= 1.0
-    da = (1.0 - fw.h**2) * (do @ params["V"])  # (T, n): every step on its own
     y_prev = np.zeros((len(ys), K))  # (T, K): one-hot y_{t-1}, zeros at t = 1
     y_prev[np.arange(1, len(ys)), ys[:-1]] = 1.0
+    return _fed_grads(params, xs, ys, fw, y_prev)
+
+
+def _fed_grads(params: Params, xs: np.ndarray, ys: np.ndarray, fw: rnn.RNNForward,
+               y_prev: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+    """Gradients when the fed previous outputs y_prev (T, K) are constants: every step on its own."""
+    do = fw.y_hat.copy()  # (T, K)
+    do[np.arange(len(ys)), ys] -= 1.0
+    da = (1.0 - fw.h**2) * (do @ params["V"])  # (T, n)
     grads = {
         "U": da.T @ xs,
         "W": da.T @ y_prev,
@@ -110,3 +124,31 @@ def teacher_forcing_grads(
     }
     assert fw.loss is not None
     return fw.loss, grads
+
+
+def scheduled_sampling_grads(
+    params: Params, xs: np.ndarray, ys: np.ndarray, eps: float, rng: np.random.Generator
+) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """One scheduled-sampling pass (Bengio et al. 2015): step t + 1 is fed the true y_t with probability
+    ``eps`` and the model's own prediction onehot(argmax ŷ_t) otherwise.
+
+    The fed one-hot vectors are treated as constants (no gradient flows through the sampling decision),
+    so the loss still splits into T independent terms and the gradients have the teacher-forcing form
+    with the fed vectors in place of the true labels. Returns (loss, grads, fed (T, K)).
+    eps = 1 is teacher forcing; eps = 0 is free running.
+    """
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"eps must be a probability in [0, 1], got {eps!r}")
+    xs, K = _check(params, xs)
+    T = xs.shape[0]
+    ys = rnn.check_labels(ys, T, K)
+    h, o = np.empty((T, params["U"].shape[0])), np.empty((T, K))
+    fed = np.zeros((T, K))  # (T, K): what step t actually received
+    for t in range(T):
+        h[t], o[t] = step(params, xs[t], fed[t])
+        if t + 1 < T:
+            fed[t + 1, ys[t] if rng.random() < eps else int(np.argmax(o[t]))] = 1.0
+    y_hat = rnn.softmax(o)
+    fw = rnn.RNNForward(h=h, o=o, y_hat=y_hat, loss=float(-np.sum(np.log(y_hat[np.arange(T), ys]))))
+    loss, grads = _fed_grads(params, xs, ys, fw, fed)
+    return loss, grads, fed
