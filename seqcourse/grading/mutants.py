@@ -8,6 +8,12 @@ A *mutant* is a plausible wrong answer written as text edits of the instructor's
 
 Each edit ``(old, new)`` must match the solution exactly once, so a mutant that no longer applies (because
 the solution changed) fails loudly instead of silently testing the solution.
+
+Who uses it: instructors and teaching assistants who write or change an assignment. It is the tool that shows
+a grader has teeth before students ever submit: ``tests/mutants/<id>.py`` holds each assignment's mutants and
+``tests/test_assignment_graders.py`` runs them through it on every ``make test``. It ships in the package
+because an instructor's own course (outside this repository) needs it too; it reads only the instructor's
+``solutions/``, which the student edition never contains, so it reveals nothing to students.
 """
 
 from __future__ import annotations
