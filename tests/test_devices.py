@@ -88,11 +88,13 @@ def _cases() -> dict[str, Case]:
         gated_memory,
         gnn,
         language_model,
+        memory,
         nas,
         nat,
         rbf,
         rbm,
         recurrent,
+        recursive,
         seq2seq,
         structures,
         transformer,
@@ -165,6 +167,10 @@ def _cases() -> dict[str, Case]:
         "esn.EchoStateNetwork": Case(lambda: esn.EchoStateNetwork(2, 10, 1), _x(2, 6, 2), backward=False),
         "gated_memory.ManyToOne": Case(
             lambda: gated_memory.ManyToOne(2, 4, cell="lstm", bidirectional=True), _x(3, 5, 2)
+        ),
+        "gnn.TreeMatchGNN": Case(
+            lambda: gnn.TreeMatchGNN(d_in=3, d=4, n_classes=2, num_layers=2, rewire_last=True),
+            lambda dev: (_graph(dev), torch.randn(2, 5, 3, device=dev)),
         ),
         "gnn.MeanMessagePassing": Case(
             lambda: gnn.MeanMessagePassing(3, 4), lambda dev: (_graph(dev), torch.randn(5, 3, device=dev))
@@ -248,6 +254,20 @@ def _cases() -> dict[str, Case]:
             ),
             call=lambda m, src, n, tgt: m.loss((src, n, tgt)),
             reads_data=True,
+        ),
+        "recursive.RecursiveNN": Case(
+            lambda: recursive.RecursiveNN(n_tokens=5, n_ops=2, d=4, n_classes=3),
+            lambda dev: (recursive.flatten_trees([(0, 1, (1, 2, 3)), 4]),),  # a depth-2 tree and a leaf
+            reads_data=True,  # the heights decide the order of the compositions
+        ),
+        "recursive.SequenceClassifier": Case(
+            lambda: recursive.SequenceClassifier(n_tokens=7, d=4, n_classes=3),
+            lambda dev: (_ids(7, 2, 4)(dev), torch.tensor([4, 2], device=dev)),
+            reads_data=True,  # packing reads the lengths
+        ),
+        "memory.MemN2N": Case(
+            lambda: memory.MemN2N(vocab_size=9, d=4, n_hops=2, max_sentences=5),
+            lambda dev: (_ids(9, 2, 3, 4)(dev), _ids(9, 2, 3)(dev)),
         ),
         "structures.NARX": Case(lambda: structures.NARX(2, 1, 4, 2), _x(2, 6, 2)),
         "structures.StateSpaceRNN": Case(lambda: structures.StateSpaceRNN(2, 3, 1), _x(2, 6, 2)),
