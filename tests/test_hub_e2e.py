@@ -9,7 +9,6 @@ It needs root (one OS account per hub user, as nbgrader requires). Screenshots: 
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import pwd
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 import nbformat
 import pytest
 import yaml
+from hub_demo import demo
 from seqcourse_site.deployment import deployment_urls  # the book's Sphinx extension (conftest: book/_ext)
 
 from seqcourse.grading.release import secret_lines
@@ -36,16 +36,6 @@ ASSIGNMENT = "a02_bptt"
 SHOTS = ROOT / "test-artifacts" / "hub"
 STUDENTS = ("student1", "student2")
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def _load_demo():
-    spec = importlib.util.spec_from_file_location("seqcourse_hub_demo", ROOT / "hub" / "demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load_demo()
 
 
 def _free_port() -> int:

@@ -7,7 +7,6 @@ itself; the browser test (``test_hub_e2e.py``) covers the running hub.
 from __future__ import annotations
 
 import grp
-import importlib.util
 import json
 import os
 import pwd
@@ -17,21 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hub_demo import demo
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "a00_warmup"
-
-
-def _load_demo():
-    spec = importlib.util.spec_from_file_location("seqcourse_hub_demo_lifecycle", ROOT / "hub" / "demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load_demo()
 
 
 def _accounts() -> dict[str, pwd.struct_passwd]:
