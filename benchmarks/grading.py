@@ -1,10 +1,13 @@
-"""Throughput of plain sequential `nbgrader autograde` vs `seqcourse-grade --workers N` on a00_warmup.
+"""Throughput of plain sequential `nbgrader autograde` vs the two-process engine (`seqcourse-grade`).
 
-    .venv/bin/python benchmarks/grading.py [--n 40] [--workers 2]
+    .venv/bin/python benchmarks/grading.py [--assignment a02_bptt] [--n 40] [--workers 2]
 
-The same N copies of the a00 solution are graded by both, alternately in one run (nbgrader first), each in
-its own fresh temporary course; prints notebooks/minute and the ratio. seqcourse-grade does more work per
-notebook (sandbox, probes, feedback HTML), so the ratio measures parallelism net of that overhead.
+The same N submissions of a real assignment (the solution and its mutants from ``tests/mutants/``, cycled)
+are graded in one run by (1) nbgrader's own ``Execute`` (one kernel per notebook running the hidden tests
+inside the student's interpreter, sequential, the repository's configuration otherwise) and (2) the
+two-process engine through ``seqcourse-grade --workers N``. Prints notebooks per minute, the ratio, and the
+engine's split of time per notebook: fixed overhead (sandbox + kernel start + agent install) against the time
+of the student's cells and of the test cells (the checker, proxies included).
 """
 
 from __future__ import annotations
@@ -12,84 +15,92 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
 from seqcourse.grading import course as course_mod
+from seqcourse.grading.mutants import answer_cells, apply_edits, fill_release
+from seqcourse.grading.pipeline import GradeConfig, grade
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "solutions" / "a00_warmup" / "a00_warmup.ipynb"
-RELEASE = ROOT / "assignments" / "a00_warmup" / "a00_warmup.ipynb"
+PLAIN_NBGRADER = """
+# the repository's configuration with nbgrader's own Execute (single process) for the comparison
+from nbgrader.preprocessors import Execute  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+    CheckCellMetadata,
+]
+c.Execute.timeout = 120
+"""
 
 
-def _solution_notebook(tmp: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("cases", ROOT / "tests/fixtures/grading/cases.py")
-    cases = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cases)
-    cases.build(tmp / "cases", RELEASE, SOURCE, {"read": [], "write": []})
-    return tmp / "cases" / "h_solution" / "a00_warmup" / "a00_warmup.ipynb"
+def submissions(assignment: str, n: int, dest: Path) -> list[Path]:
+    """``n`` notebooks: the solution, then each mutant, cycled."""
+    name = f"{assignment}.ipynb"
+    source = ROOT / "solutions" / assignment / name
+    release = nbformat.read(ROOT / "assignments" / assignment / name, as_version=4)
+    answers = answer_cells(nbformat.read(source, as_version=4))
+    spec = importlib.util.spec_from_file_location("mutants", ROOT / "tests" / "mutants" / f"{assignment}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    variants = [answers] + [apply_edits(answers, m) for m in module.MUTANTS]
+    return [fill_release(release, variants[k % len(variants)], dest / f"s{k:03d}" / name) for k in range(n)]
 
 
-def bench_nbgrader(nb: Path, n: int, tmp: Path) -> float:
-    course = course_mod.make_course(tmp / "nbgrader", "a00_warmup", ROOT / "solutions")
-    for k in range(n):
-        course_mod.submit(course, f"s{k:03d}", "a00_warmup", nb)
+def bench_nbgrader(assignment: str, notebooks: list[Path], tmp: Path) -> float:
+    config = tmp / "plain_config.py"
+    config.write_text((ROOT / "nbgrader_config.py").read_text() + PLAIN_NBGRADER)
+    course = course_mod.make_course(tmp / "nbgrader", assignment, ROOT / "solutions", config=config)
+    for path in notebooks:
+        course_mod.submit(course, path.parent.name, assignment, path)
     start = time.perf_counter()
-    course_mod.autograde(course, "a00_warmup", timeout=3600)
+    course_mod.autograde(course, assignment, timeout=7200)
     return time.perf_counter() - start
 
 
-def bench_seqcourse(nb: Path, n: int, workers: int, tmp: Path) -> float:
-    subs = tmp / "subs"
-    for k in range(n):
-        (subs / f"s{k:03d}").mkdir(parents=True)
-        shutil.copyfile(nb, subs / f"s{k:03d}" / "a00_warmup.ipynb")
-    out = tmp / "seqcourse-out"
-    # the course (gradebook) is prepared first and not timed, as for nbgrader above
-    cmd = [
-        sys.executable,
-        "-m",
-        "seqcourse.grading.cli",
-        "a00_warmup",
-        str(subs),
-        "--out",
-        str(out),
-        "--source",
-        str(ROOT / "solutions"),
-        "--workers",
-        str(workers),
-        "--no-progress",
-    ]
-    subprocess.run([*cmd[:4], str(tmp / "empty"), *cmd[5:]], capture_output=True, cwd=ROOT)
+def bench_engine(assignment: str, subs: Path, workers: int, tmp: Path) -> tuple[float, dict[str, float]]:
+    cfg = GradeConfig(assignment, subs, tmp / "out", source_root=ROOT / "solutions", workers=workers)
+    cfg.progress = False
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    results = grade(cfg)
     seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"seqcourse-grade failed:\n{proc.stderr[-3000:]}")
-    return seconds
+    split: dict[str, float] = {}
+    for r in results:
+        for key, value in r.timing.items():
+            split[key] = split.get(key, 0.0) + value
+    return seconds, split
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--assignment", default="a02_bptt")
     p.add_argument("--n", type=int, default=40)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="seqcourse-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        (tmp / "empty").mkdir()
-        nb = _solution_notebook(tmp)
-        t_plain = bench_nbgrader(nb, args.n, tmp)
-        t_ours = bench_seqcourse(nb, args.n, args.workers, tmp)
+        notebooks = submissions(args.assignment, args.n, tmp / "subs")
+        t_plain = bench_nbgrader(args.assignment, notebooks, tmp)
+        t_ours, split = bench_engine(args.assignment, tmp / "subs", args.workers, tmp)
     rate_plain, rate_ours = 60 * args.n / t_plain, 60 * args.n / t_ours
-    print(f"{args.n} notebooks of a00_warmup, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'grader':<32}{'seconds':>10}{'notebooks/min':>16}")
-    print(f"{'nbgrader autograde (sequential)':<32}{t_plain:>10.1f}{rate_plain:>16.1f}")
-    print(f"{f'seqcourse-grade --workers {args.workers}':<32}{t_ours:>10.1f}{rate_ours:>16.1f}")
-    print(f"ratio seqcourse-grade / nbgrader: {rate_ours / rate_plain:.2f}x")
+    print(f"{args.n} notebooks of {args.assignment}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(f"{'grader':<40}{'seconds':>10}{'notebooks/min':>16}")
+    print(f"{'nbgrader autograde (Execute, sequential)':<40}{t_plain:>10.1f}{rate_plain:>16.1f}")
+    print(f"{f'two-process engine, --workers {args.workers}':<40}{t_ours:>10.1f}{rate_ours:>16.1f}")
+    print(f"ratio engine / nbgrader: {rate_ours / rate_plain:.2f}x")
+    total = sum(split.values()) or 1.0
+    print("engine time per notebook (summed over workers):")
+    for key, label in (
+        ("startup", "fixed: sandbox + kernel + agent"),
+        ("student", "student cells"),
+        ("checker", "test cells (checker + proxies)"),
+    ):
+        value = split.get(key, 0.0)
+        print(f"  {label:<34}{value / args.n:>8.2f} s  {100 * value / total:>5.1f} %")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from seqcourse.grading.pipeline import state_file
 from seqcourse.grading.release import secret_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,10 +185,10 @@ def test_rerun_skips_finished_and_regrades_lost_state_identically(graded):
     out = graded["out"]
     first = (out / "grades.csv").read_text(encoding="utf-8")
     for student in ("h_solution", "m_sys_exit"):  # as if the run had crashed before finishing them
-        (out / "state" / f"{student}.json").unlink()
+        state_file(out, student).unlink()
     start = time.perf_counter()
     proc = _grade(graded["subs"], out)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert (out / "grades.csv").read_text(encoding="utf-8") == first
-    assert (out / "state" / "h_solution.json").is_file()
+    assert state_file(out, "h_solution").is_file()
     print(f"re-run with 2 students to grade took {time.perf_counter() - start:.0f} s")

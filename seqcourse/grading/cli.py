@@ -1,7 +1,7 @@
 """``seqcourse-grade``: grade untrusted submissions securely, in parallel, resumably, with reports.
 
     seqcourse-grade ASSIGNMENT SUBMISSIONS --out DIR [--workers N] [--db-url URL] [--force]
-    seqcourse-grade similarity | export | late ...   (instructor tools, see each module's help)
+    seqcourse-grade similarity | export | late | shard ...   (instructor tools, see each module's help)
 
 Writes ``DIR/grades.csv``, ``DIR/feedback/<student>/<notebook>.html`` (hidden tests removed),
 ``DIR/summary.html``, the instructor's ``DIR/autograded/`` notebooks and the private course with its
@@ -25,7 +25,7 @@ from seqcourse.grading.pipeline import GradeConfig, StudentResult, course_locati
 from seqcourse.grading.report import write_grades_csv, write_summary
 from seqcourse.grading.sandbox import Limits
 
-__all__ = ["main", "build_parser", "write_reports"]
+__all__ = ["main", "build_parser", "write_reports", "resolve_secret"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=os.cpu_count() or 1, help="parallel kernels (default: cores)"
     )
     p.add_argument(
-        "--db-url", help="gradebook URL, e.g. postgresql://user@host/db (default: SQLite in --out)"
+        "--db-url",
+        help="gradebook URL, e.g. postgresql://user@host/db (default: SQLite in --out); env:NAME or "
+        "file:PATH read it from an environment variable or a file (a password never shows in ps)",
     )
     p.add_argument("--force", action="store_true", help="grade again students already finished")
     p.add_argument("--source", type=Path, default=Path(course_mod.SOURCE_DIR), help="source root (solutions)")
@@ -102,11 +104,26 @@ def write_reports(cfg: GradeConfig, results: Sequence[StudentResult]) -> list[di
     return rows
 
 
+def resolve_secret(value: str | None) -> str | None:
+    """``env:NAME`` -> ``$NAME``, ``file:PATH`` -> the file's first line; anything else as given."""
+    if value is None:
+        return None
+    if value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ValueError(f"--db-url {value}: the environment variable {name} is not set")
+        return os.environ[name]
+    if value.startswith("file:"):
+        return Path(value[5:]).read_text(encoding="utf-8").splitlines()[0].strip()
+    return value
+
+
 #: Instructor tools on a finished run's files: ``seqcourse-grade TOOL ...`` (assignment ids are aNN_*).
 TOOLS = {
     "similarity": "seqcourse.grading.similarity",
     "export": "seqcourse.grading.lms",
     "late": "seqcourse.grading.late",
+    "shard": "seqcourse.grading.shard",  # grading across machines: enqueue / work / report
 }
 
 
@@ -116,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        args.db_url = resolve_secret(args.db_url)
         limits = Limits(
             cell_timeout_s=args.timeout_cell,
             notebook_timeout_s=args.timeout_notebook,

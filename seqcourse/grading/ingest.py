@@ -26,7 +26,9 @@ from nbformat import NotebookNode
 
 __all__ = ["Submission", "collect", "load_notebook", "STUDENT_ID"]
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+# any folder name is a student id (non-ASCII letters, spaces, a leading "-", shell characters), except
+# hidden names, path separators and control characters; it is never put on a command line
+STUDENT_ID = re.compile(r"^(?![.])[^/\\\x00-\x1f]{1,128}$")
 _IGNORED = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__"}
 
 
@@ -59,12 +61,19 @@ def _entries(root: Path, max_bytes: int) -> Iterable[tuple[PurePosixPath, int, o
                 continue
             rel = PurePosixPath(info.filename)
             if rel.is_absolute() or ".." in rel.parts:
-                raise ValueError(f"{root}: refusing zip member with an unsafe path {info.filename!r}")
+                yield rel, info.file_size, None  # refused: an error of that student (or a warning)
+                continue
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                yield rel, info.file_size, None  # a symbolic link stored in the zip
+                continue
             yield rel, info.file_size, (lambda i=info: zf.read(i))
     elif root.is_dir():
         for path in sorted(root.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                yield PurePosixPath(path.relative_to(root).as_posix()), path.stat().st_size, path.read_bytes
+            rel = PurePosixPath(path.relative_to(root).as_posix())
+            if path.is_symlink():
+                yield rel, 0, None  # never followed: an error of that student
+            elif path.is_file():
+                yield rel, path.stat().st_size, path.read_bytes
     else:
         raise FileNotFoundError(f"submissions must be a folder or a .zip file, got {root}")
 
@@ -110,15 +119,23 @@ def collect(
                 warnings.append(f"{rel}: a file outside any student folder, ignored")
                 continue
             student, inner = rel.parts[0], PurePosixPath(*rel.parts[1:])
+            if load is None and STUDENT_ID.match(student) and student != "..":
+                subs.setdefault(student, Submission(student)).problems.append(
+                    f"{inner}: an unsafe path or a symbolic link, refused"
+                )
+                continue
             if len(inner.parts) > 1:
                 if inner.parts[0] != assignment_id:
                     warnings.append(f"{rel}: not in {student}/{assignment_id}/, ignored")
                     continue
                 inner = PurePosixPath(*inner.parts[1:])
-        if not STUDENT_ID.match(student):
+        if not STUDENT_ID.match(student) or student == "..":
             warnings.append(f"{rel}: {student!r} is not a valid student id, ignored")
             continue
         sub = subs.setdefault(student, Submission(student))
+        if load is None:
+            sub.problems.append(f"{inner}: an unsafe path or a symbolic link, refused")
+            continue
         if inner.suffix == ".ipynb" and len(inner.parts) == 1 and inner.stem in expected:
             if inner.stem in sub.notebooks or inner.stem in sub.oversize:
                 sub.problems.append(f"two files for notebook {inner.name}")

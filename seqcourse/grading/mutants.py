@@ -1,5 +1,11 @@
 """Prove an assignment's grader right: the solution scores full marks, the release zero, each mutant loses
-exactly the parts it breaks. Everything is graded by the real ``nbgrader autograde`` (see ``course.py``).
+exactly the parts it breaks. Everything is graded by the real ``nbgrader autograde`` (see ``course.py``),
+which runs the two-process engine through the course's ``nbgrader_config.py``.
+
+This module is instructor-facing, not only test support: an instructor who writes or changes an assignment
+lists plausible wrong answers (``tests/mutants/<id>.py`` in this repository) and :func:`grade_mutants` +
+:func:`check_graded` tell whether the hidden tests catch each one and spare the other parts; it is the basis
+of a grader-quality report (which wrong answers slip through, which parts are over-penalised).
 
 A *mutant* is a plausible wrong answer written as text edits of the instructor's answer cells::
 

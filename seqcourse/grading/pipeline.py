@@ -6,10 +6,11 @@ For each student (main process unless noted):
 2. sanitize with nbgrader's own preprocessors (ClearOutput, DeduplicateIds, OverwriteKernelspec,
    OverwriteCells with ``add_missing_cells``, CheckCellMetadata): locked cells and hidden tests are
    restored from the gradebook, deleted test cells are put back;
-3. add the integrity probe cells (:mod:`seqcourse.grading.kernel_probe`);
-4. execute in a worker process, in a sandboxed kernel (:mod:`seqcourse.grading.runner`);
-5. mark test cells that never ran as failed, read the probe reports, drop the probe cells, keep warnings
-   (stderr) from costing marks, then save grades with nbgrader's ``SaveAutoGrades`` into the gradebook;
+3. static checks of the assignment's rules (:mod:`seqcourse.grading.rules`) on the student's source;
+4. grade in a worker process with the two-process engine (:mod:`seqcourse.grading.engine`): the student's
+   cells in a sandboxed kernel, the instructor's test cells in the worker (the checker) against proxies;
+5. mark test cells that never ran as failed, then save grades with nbgrader's ``SaveAutoGrades`` into the
+   gradebook;
 6. write the instructor's autograded notebook, the student's feedback (hidden tests removed) and a small
    state file; a state file whose digest matches the submission means "done" on the next run.
 """
@@ -21,10 +22,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import secrets
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,14 +33,14 @@ import nbformat
 from nbformat import NotebookNode
 
 from seqcourse.grading import course as course_mod
+from seqcourse.grading.engine import RunResult, is_test_cell, run_notebook, trusted_sources
 from seqcourse.grading.ingest import Submission, collect, load_notebook
-from seqcourse.grading.kernel_probe import MARKER
-from seqcourse.grading.runner import PROBE_KEY, RunResult, run_notebook
-from seqcourse.grading.sandbox import Limits, ensure_slot_users, sensitive_paths
+from seqcourse.grading.rules import Rules, load_rules
+from seqcourse.grading.sandbox import Limits, claim_slot, make_base_dir, sensitive_paths
 
-__all__ = ["GradeConfig", "StudentResult", "grade", "prepare_course", "course_location"]
+__all__ = ["GradeConfig", "StudentResult", "grade", "prepare_course", "course_location", "state_file"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -92,6 +91,12 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    timing: dict[str, float] = field(default_factory=dict)  # startup / student / checker seconds
+
+
+def state_file(out: Path, student: str) -> Path:
+    """``<out>/state/<hash>.json``: a file name safe for any student id (spaces, a leading '-', '/'...)."""
+    return Path(out) / "state" / f"{hashlib.sha256(student.encode()).hexdigest()[:32]}.json"
 
 
 # ------------------------------------------------------------------------------------------ the course
@@ -125,14 +130,11 @@ def prepare_course(cfg: GradeConfig) -> tuple[Path, str]:
         shutil.rmtree(course)
     if not course.exists():
         course = course_mod.make_course(cfg.out, cfg.assignment_id, cfg.source_root)
-        if cfg.db_url:
-            course_mod.run_nbgrader(
-                course,
-                "generate_assignment",
-                cfg.assignment_id,
-                "--force",
-                f"--CourseDirectory.db_url={cfg.db_url}",
-            )
+        if cfg.db_url:  # in the course's private config (mode 0600), never on a command line
+            config = course / "nbgrader_config.py"
+            config.write_text(config.read_text() + f"\nc.CourseDirectory.db_url = {cfg.db_url!r}\n")
+            os.chmod(config, 0o600)
+            course_mod.run_nbgrader(course, "generate_assignment", cfg.assignment_id, "--force")
         stamp.write_text(digest)
     return course_location(cfg)
 
@@ -169,129 +171,49 @@ def _sanitize(nb: NotebookNode, resources: dict[str, Any]) -> NotebookNode:
     return nbformat.from_dict(nb)  # cells re-added by OverwriteCells are plain dicts
 
 
-def _is_autograded_test(cell: NotebookNode) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
-
-
-def _probe_modules(nb: NotebookNode) -> list[str]:
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    mods = ["math", "numpy", "numpy.testing"]
-    if "torch" in text:
-        mods += ["torch", "torch.testing"]
-    if "seqcourse" in text:
-        mods += ["seqcourse.utils"]
-    return mods
-
-
-def _probe_cell(source: str, nonce: str | None, where: str) -> NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
-    cell.metadata[PROBE_KEY] = {"nonce": nonce, "where": where}
-    return cell
-
-
-def add_probes(nb: NotebookNode) -> NotebookNode:
-    """Insert the probe setup before every cell, a check before each test cell and one at the end."""
-    setup = (
-        f"import seqcourse.grading.kernel_probe as _seqcourse_probe\n"
-        f"_seqcourse_probe.install({_probe_modules(nb)!r})\ndel _seqcourse_probe"
-    )
-    cells = [_probe_cell(setup, None, "setup")]
-    for cell in nb.cells:
-        if _is_autograded_test(cell):
-            nonce = secrets.token_hex(8)
-            where = cell.metadata.nbgrader["grade_id"]
-            cells.append(_probe_cell(f"__seqcourse_probe__({nonce!r}, {where!r})", nonce, where))
-        cells.append(cell)
-    nonce = secrets.token_hex(8)
-    cells.append(_probe_cell(f"__seqcourse_probe__({nonce!r}, 'end')", nonce, "end"))
-    nb.cells = cells
-    return nb
-
-
 # ---------------------------------------------------------------------------------------- post-process
 def _error_output(ename: str, evalue: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
 def interpret(run: RunResult) -> tuple[NotebookNode, list[str], list[str]]:
-    """Turn an executed notebook into a gradable one; return ``(nb, flag_reasons, notes)``."""
-    nb, flags, notes = run.nb, [], []
+    """Turn a graded notebook into a gradable one; return ``(nb, flag_reasons, notes)``."""
+    nb, flags, notes = run.nb, [], list(run.notes)
     if run.died_at is not None:
         flags.append(
-            f"the kernel died while running cell {run.died_at} (sys.exit/os._exit, a crash or a limit)"
+            f"the student's kernel died while running cell {run.died_at} "
+            "(sys.exit/os._exit, a crash or a limit)"
         )
     if run.deadline_at is not None:
         flags.append(f"the notebook time limit was reached at cell {run.deadline_at}")
     if run.unresponsive_at is not None:
-        flags.append(
-            f"the kernel stopped responding (cell {run.unresponsive_at} timed out again)"
-        )
+        flags.append(f"the kernel stopped responding (cell {run.unresponsive_at} could not be interrupted)")
     if run.strays_killed:
         notes.append(f"{run.strays_killed} stray processes were killed")
-    cells = []
     for index, cell in enumerate(nb.cells):
-        probe = cell.metadata.get(PROBE_KEY)
-        if probe is not None:
-            if index in run.completed and probe["nonce"] is not None:
-                flags.extend(_read_probe(cell, probe))
-            elif index in run.completed and any(o.output_type == "error" for o in cell.outputs):
-                flags.append("the integrity probe could not be installed")
-            continue
-        if _is_autograded_test(cell):
-            if index not in run.completed:
-                why = "the kernel died" if run.died_at is not None else "the kernel was stopped (time limits)"
-                cell.outputs.append(_error_output("NotExecuted", f"this test did not run: {why}"))
-            for out in cell.outputs:
-                if out.output_type == "stream" and out.name == "stderr":  # warnings must not cost marks
-                    out.name, out.text = "stdout", "[stderr] " + out.text
-        for out in cell.get("outputs", []):
-            if out.output_type == "error" and out.ename == "CellTimeoutError":
-                name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-                notes.append(f"{name} exceeded the cell time limit")
-        cells.append(cell)
-    nb.cells = cells
-    return nb, _dedupe(flags), notes
-
-
-def _dedupe(flags: list[str]) -> list[str]:
-    """Keep the first probe that saw each finding: 'before X: finding' repeated at later probes is noise."""
-    seen, kept = set(), []
-    for flag in flags:
-        key = flag.split(": ", 1)[1] if flag.startswith("before ") else flag
-        if key not in seen:
-            seen.add(key)
-            kept.append(flag)
-    return kept
-
-
-def _read_probe(cell: NotebookNode, probe: dict[str, str]) -> list[str]:
-    prefix = f"{MARKER} {probe['nonce']} "
-    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            try:
-                report = json.loads(line[len(prefix) :])
-                return [f"before {report['where']}: {f}" for f in report["findings"]]
-            except (ValueError, KeyError, TypeError):
-                break
-    return [f"the integrity probe before {probe['where']} did not report (tampering with the kernel)"]
+        if is_test_cell(cell) and index not in run.completed:
+            why = "the kernel died" if run.died_at is not None else "the kernel was stopped (time limits)"
+            cell.outputs = [_error_output("NotExecuted", f"this test did not run: {why}")]
+    return nb, flags, notes
 
 
 # ------------------------------------------------------------------------------------------- workers
 _SLOT: dict[str, Any] = {}
 
 
-def _worker_init(slots: Any, ids: list, limits: Limits, base: str) -> None:
-    slot = slots.get()
-    _SLOT.update(slot=slot, ids=ids[slot], limits=limits, base=base)
+def _worker_init(limits: Limits, base: str, trusted: dict, rules: Rules) -> None:
+    # a slot user of this worker alone, locked for the worker's lifetime (other graders on the machine too)
+    slot, ids, lock = claim_slot()
+    _SLOT.update(slot=slot, ids=ids, lock=lock, limits=limits, base=base, trusted=trusted, rules=rules)
 
 
-def _work(nb_json: str) -> dict[str, Any]:
+def _work(name: str, nb_json: str) -> dict[str, Any]:
     nb = nbformat.reads(nb_json, as_version=4)
-    run = run_notebook(nb, _SLOT["limits"], _SLOT["base"], _SLOT["ids"])
-    data = asdict(run) | {"nb": nbformat.writes(run.nb), "completed": sorted(run.completed)}
-    return data
+    run = run_notebook(
+        nb, _SLOT["trusted"][name], _SLOT["limits"], _SLOT["base"], _SLOT["ids"], _SLOT["rules"]
+    )
+    run.session = None
+    return asdict(run) | {"nb": nbformat.writes(run.nb), "completed": sorted(run.completed)}
 
 
 def _from_worker(data: dict[str, Any]) -> RunResult:
@@ -314,16 +236,26 @@ class _Grader:
             assignment = gb.find_assignment(cfg.assignment_id)
             self.notebooks = [n.name for n in assignment.notebooks]
             self.cell_ids = {n.name: {c.name for c in n.source_cells} for n in assignment.notebooks}
+        source = course / course_mod.SOURCE_DIR / cfg.assignment_id
+        self.trusted = {
+            name: trusted_sources(nbformat.read(source / f"{name}.ipynb", as_version=4))
+            for name in self.notebooks
+        }
+        self.rules = load_rules(cfg.source_root / cfg.assignment_id)
 
     def state_path(self, student: str) -> Path:
-        return self.state_dir / f"{student}.json"
+        return state_file(self.cfg.out, student)
 
     def done(self, sub: Submission) -> bool:
         path = self.state_path(sub.student_id)
         if self.cfg.force or not path.is_file():
             return False
         state = json.loads(path.read_text())
-        return state.get("digest") == sub.digest() and state.get("version") == STATE_VERSION
+        return (
+            state.get("digest") == sub.digest()
+            and state.get("version") == STATE_VERSION
+            and state.get("status") != "error"  # errors are retried on every run
+        )
 
     def save(self, result: StudentResult) -> None:
         tmp = self.state_path(result.student_id).with_suffix(".tmp")
@@ -363,7 +295,11 @@ class _Grader:
                 result.status = "error"
                 result.reasons.append(f"{name}.ipynb: nbgrader could not sanitize it: {err}")
                 return {}, result
-            jobs[name] = nbformat.writes(add_probes(nb))
+            flags = self.rules.static_flags(nb)
+            if flags:
+                result.status = "flagged"
+                result.reasons.extend(flags)
+            jobs[name] = nbformat.writes(nb)
         return jobs, result
 
     def finish(self, result: StudentResult, runs: dict[str, RunResult]) -> StudentResult:
@@ -373,6 +309,12 @@ class _Grader:
 
         for name, run in runs.items():
             result.seconds += run.seconds
+            for key, value in (
+                ("startup", run.startup_seconds),
+                ("student", run.student_seconds),
+                ("checker", run.checker_seconds),
+            ):
+                result.timing[key] = result.timing.get(key, 0.0) + value
             result.sandbox = run.sandbox
             if run.start_error:
                 result.status = "error"
@@ -452,7 +394,6 @@ def _run_jobs(
     bar: Any,
     on_result: Callable[[StudentResult], None] | None,
 ) -> None:
-    ids = ensure_slot_users(cfg.workers)
     hide = set(cfg.limits.hide)
     hide.update(str(p.resolve()) for p in (cfg.out, cfg.submissions, cfg.source_root, grader.course))
     keep = [sys.prefix, *[p for p in sys.path if p], str(Path(__file__).resolve().parents[1])]
@@ -461,39 +402,47 @@ def _run_jobs(
     if cfg.db_url and cfg.db_url.startswith("sqlite:///"):
         hide.add(cfg.db_url[len("sqlite:///") :])
     limits = Limits(**{**asdict(cfg.limits), "hide": tuple(sorted(hide))})
-    base = tempfile.mkdtemp(prefix="seqgrade-")
-    os.chmod(base, 0o711)
+    base = make_base_dir()
     ctx = mp.get_context("spawn")
     pending = {(r.student_id, name): (r, nb) for r, nbs in jobs for name, nb in nbs.items()}
     runs: dict[str, dict[str, RunResult]] = {}
     by_student = {r.student_id: (r, set(nbs)) for r, nbs in jobs}
-    crashes: dict[tuple[str, str], int] = {}
+    alone = False  # after a worker crash, every remaining notebook runs in a pool of its own
     try:
         while pending:
-            slots = ctx.Queue()
-            for k in range(cfg.workers):
-                slots.put(k)
+            batch = dict([next(iter(pending.items()))]) if alone else dict(pending)
+            size = 1 if alone else cfg.workers
             with cf.ProcessPoolExecutor(
-                cfg.workers, mp_context=ctx, initializer=_worker_init, initargs=(slots, ids, limits, base)
+                size,
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(limits, base, grader.trusted, grader.rules),
             ) as pool:
-                futures = {pool.submit(_work, nb): key for key, (_, nb) in pending.items()}
+                futures = {pool.submit(_work, key[1], nb): key for key, (_, nb) in batch.items()}
                 for fut in cf.as_completed(futures):
                     key = futures[fut]
                     try:
                         run = _from_worker(fut.result())
                     except cf.process.BrokenProcessPool:
-                        crashes[key] = crashes.get(key, 0) + 1
-                        if crashes[key] < 2:
-                            continue  # retried in a fresh pool
+                        if not alone:
+                            alone = True  # who crashed it is unknown: retry each one alone
+                            continue
                         run = RunResult(
-                            nb=nbformat.v4.new_notebook(), start_error="the grading worker crashed"
+                            nb=nbformat.v4.new_notebook(),
+                            start_error="the grading worker crashed while grading this notebook alone",
                         )
                     pending.pop(key)
                     student, name = key
                     runs.setdefault(student, {})[name] = run
                     result, names = by_student[student]
                     if set(runs[student]) == names:
-                        results[student] = grader.finish(result, runs.pop(student))
+                        try:
+                            results[student] = grader.finish(result, runs.pop(student))
+                        except Exception as err:  # one student's odd notebook never stops the run
+                            result.status = "error"
+                            result.reasons.append(f"could not be finished: {type(err).__name__}: {err}")
+                            grader.save(result)
+                            results[student] = result
                         if on_result:
                             on_result(results[student])
                         bar.update()

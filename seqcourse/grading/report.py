@@ -18,7 +18,14 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-__all__ = ["HIDDEN_BEGIN", "strip_hidden_tests", "write_feedback", "write_grades_csv", "write_summary"]
+__all__ = [
+    "HIDDEN_BEGIN",
+    "strip_hidden_tests",
+    "sanitize_student_html",
+    "write_feedback",
+    "write_grades_csv",
+    "write_summary",
+]
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -74,12 +81,42 @@ def strip_hidden_tests(nb: NotebookNode) -> NotebookNode:
     return redacted
 
 
+_UNSAFE_MIME = ("application/javascript", "text/javascript", "image/svg+xml")
+
+
+def sanitize_student_html(nb: NotebookNode) -> NotebookNode:
+    """Sanitise (in place) every piece of HTML the student wrote or printed, with ``nh3`` (ammonia).
+
+    Student markdown cells (written answers, free cells) are rendered to HTML and cleaned, so an
+    ``<img onerror=...>`` or a ``<script>`` never reaches feedback pages or formgrader; locked instructor
+    cells are kept as they are. HTML outputs are cleaned; JavaScript and SVG outputs are dropped.
+    """
+    import nh3
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        instructor = meta.get("locked") and not meta.get("solution")
+        if cell.cell_type == "markdown" and not instructor and "<" in cell.source:
+            cell.source = nh3.clean(markdown2html_mistune(cell.source))
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if not data:
+                continue
+            for mime in _UNSAFE_MIME:
+                data.pop(mime, None)
+            if "text/html" in data:
+                text = data["text/html"]
+                data["text/html"] = nh3.clean("".join(text) if isinstance(text, list) else str(text))
+    return nb
+
+
 def write_feedback(nb: NotebookNode, path: Path, title: str) -> Path:
     """Feedback HTML for the student: the graded notebook with hidden tests removed, scores per cell."""
     from nbconvert import HTMLExporter
     from nbgrader import utils
 
-    clean = strip_hidden_tests(nb)
+    clean = sanitize_student_html(strip_hidden_tests(nb))
     parts = []
     for cell in clean.cells:
         meta = cell.metadata.get("nbgrader", {})

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import os
 import pwd
 import resource
@@ -35,8 +34,12 @@ __all__ = [
     "SLOT_USER_PREFIX",
     "slot_user",
     "ensure_slot_users",
+    "claim_slot",
     "kernel_argv",
     "kill_user_processes",
+    "kill_cgroup",
+    "cgroups_available",
+    "make_base_dir",
     "sensitive_paths",
     "main",
 ]
@@ -92,33 +95,48 @@ def ensure_slot_users(n: int) -> list[tuple[int, int] | None]:
     """
     if os.geteuid() != 0:
         return [None] * n
-    ids: list[tuple[int, int] | None] = []
-    for k in range(n):
-        name = slot_user(k)
+    return [_slot_ids(k) for k in range(n)]
+
+
+def _slot_ids(slot: int) -> tuple[int, int]:
+    """``(uid, gid)`` of one slot user, created if missing (tolerating a concurrent creation)."""
+    name = slot_user(slot)
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        cmd = ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent"]
+        subprocess.run(
+            [*cmd, "--shell", "/usr/sbin/nologin", "--user-group", name], capture_output=True, check=False
+        )
+        entry = pwd.getpwnam(name)  # created by us or by a concurrent grader; KeyError if neither
+    return entry.pw_uid, entry.pw_gid
+
+
+def claim_slot(first: int = 32, count: int = 64) -> tuple[int, tuple[int, int] | None, int]:
+    """Claim a slot user for this process alone: ``(slot, ids or None, lock fd)``; keep the fd open.
+
+    Concurrent graders (the workers of ``seqcourse-grade``, several ``nbgrader autograde`` runs, other runs on
+    the machine) must never share a slot user: RLIMIT_NPROC and the clean-up by uid would reach each other's
+    kernels. Slots start at 32, clear of older graders that used ``seqgrade0..N-1`` without a lock. An
+    ``flock`` on ``/tmp/seqgrade-slot-<k>.lock`` marks the slot taken until the fd is closed (or the process
+    dies).
+    """
+    import fcntl
+
+    for slot in range(first, first + count):
+        fd = os.open(f"/tmp/seqgrade-slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(
-                [
-                    "useradd",
-                    "--system",
-                    "--no-create-home",
-                    "--home-dir",
-                    "/nonexistent",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    "--user-group",
-                    name,
-                ],
-                check=True,
-                capture_output=True,
-            )
-            entry = pwd.getpwnam(name)
-        ids.append((entry.pw_uid, entry.pw_gid))
-    return ids
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return slot, (_slot_ids(slot) if os.geteuid() == 0 else None), fd
+    raise RuntimeError(f"all {count} grading slots are taken")
 
 
-def kernel_argv(workdir: str, ctl: str, limits: Limits, ids: tuple[int, int] | None) -> list[str]:
+def kernel_argv(
+    workdir: str, ctl: str, limits: Limits, ids: tuple[int, int] | None, cgroup: str | None = None
+) -> list[str]:
     """The kernelspec ``argv`` that starts an IPython kernel through this wrapper."""
     argv = [
         sys.executable,
@@ -143,6 +161,8 @@ def kernel_argv(workdir: str, ctl: str, limits: Limits, ids: tuple[int, int] | N
         argv += ["--uid", str(ids[0]), "--gid", str(ids[1])]
     for path in limits.hide:
         argv += ["--hide", path]
+    if cgroup:
+        argv += ["--cgroup", cgroup]
     # -I: no user site, no PYTHON* variables, the current directory is not put on sys.path
     return argv + [
         "--",
@@ -298,6 +318,113 @@ def _expose_interpreter(libc: ctypes.CDLL, stage_parent: str) -> list[str]:
     return exposed
 
 
+CGROUP_ROOT = "/sys/fs/cgroup"
+CGROUP_PARENT = "seqgrade"
+
+
+def _cgroup_dirs(name: str) -> list[str]:
+    return [os.path.join(CGROUP_ROOT, ctl, CGROUP_PARENT, name) for ctl in ("memory", "pids")]
+
+
+def _enter_cgroup(name: str, memory_mb: int, nproc: int) -> None:
+    """Put this process (and so the kernel and all its children) into fresh memory and pids cgroups."""
+    memory, pids = _cgroup_dirs(name)
+    os.makedirs(memory, exist_ok=True)
+    os.makedirs(pids, exist_ok=True)
+    with open(os.path.join(memory, "memory.limit_in_bytes"), "w") as fh:
+        fh.write(str(memory_mb * 1024 * 1024))
+    with open(os.path.join(pids, "pids.max"), "w") as fh:
+        fh.write(str(nproc))
+    for folder in (memory, pids):
+        with open(os.path.join(folder, "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
+
+
+def kill_cgroup(name: str) -> int:
+    """SIGKILL every process of a kernel's cgroup until none is left, then remove the cgroups; the count."""
+    killed: set[int] = set()
+    dirs = _cgroup_dirs(name)
+    for _ in range(200):
+        pids = set()
+        for folder in dirs:
+            try:
+                with open(os.path.join(folder, "cgroup.procs")) as fh:
+                    pids.update(int(x) for x in fh.read().split())
+            except OSError:
+                continue
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+    for folder in dirs:
+        for _ in range(50):
+            try:
+                os.rmdir(folder)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # still busy: the last processes are exiting
+                import time
+
+                time.sleep(0.01)
+    return len(killed)
+
+
+def cgroups_available() -> bool:
+    """Whether per-kernel cgroups (v1 memory and pids) can be used: root and both controllers mounted."""
+    return os.geteuid() == 0 and all(os.path.isdir(os.path.join(CGROUP_ROOT, c)) for c in ("memory", "pids"))
+
+
+def _hide_sockets(libc: ctypes.CDLL, own: str) -> None:
+    """Cover every filesystem Unix socket of the host (e.g. PostgreSQL's) with /dev/null.
+
+    The network namespace already cuts TCP and abstract sockets; sockets bound to a path are reached through
+    the filesystem, so each one listed in /proc/net/unix is replaced by a file that refuses connections.
+    """
+    try:
+        with open("/proc/net/unix") as fh:
+            paths = {line.split()[-1] for line in fh.readlines()[1:] if len(line.split()) >= 8}
+    except OSError:
+        return
+    for path in sorted(p for p in paths if p.startswith("/") and not p.startswith(own + os.sep)):
+        if os.path.exists(path):
+            libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None)
+
+
+def _private_tmp(libc: ctypes.CDLL, own: str, report: dict[str, object]) -> None:
+    """Fresh, empty /tmp, /var/tmp and /dev/shm for this kernel (nothing survives it, nothing is shared).
+
+    A folder holding the kernel's own control folder ``own`` cannot be replaced (see :func:`make_base_dir`).
+    """
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        if own.startswith(os.path.realpath(path) + os.sep):
+            report["tmp"] = f"{path} is shared: the kernel's folders are under it"
+            continue
+        if os.path.isdir(path):
+            flags = MS_NOSUID | MS_NODEV
+            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=256m,mode=1777"), path)
+
+
+def make_base_dir() -> str:
+    """A private folder (mode 0711) for the kernels' working and control folders, outside /tmp when root.
+
+    As root, kernels get a private /tmp, so their folders must live elsewhere: ``/run/seqgrade/``.
+    """
+    import tempfile
+
+    parent = None
+    if os.geteuid() == 0:
+        parent = "/run/seqgrade"
+        os.makedirs(parent, mode=0o711, exist_ok=True)
+    base = tempfile.mkdtemp(prefix="seqgrade-", dir=parent)
+    os.chmod(base, 0o711)
+    return base
+
+
 def _set_limits(args: argparse.Namespace) -> None:
     mb = 1024 * 1024
     for which, value in (
@@ -326,6 +453,7 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--cpu-s", type=int, required=True)
     p.add_argument("--fsize-mb", type=int, required=True)
     p.add_argument("--hide", action="append", default=[])
+    p.add_argument("--cgroup", help="name of this kernel's memory + pids cgroup (v1), killed as a whole")
     cmd = list(argv[cut + 1 :])
     if not cmd:
         raise SystemExit("sandbox: missing kernel command after --")
@@ -338,7 +466,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     report: dict[str, object] = {"pid": os.getpid()}
     root = os.geteuid() == 0
     if root:
+        if args.cgroup:
+            _enter_cgroup(args.cgroup, args.memory_mb, args.nproc)
         _isolate(args.hide, report, os.path.dirname(os.path.abspath(args.ctl)))
+        _hide_sockets(_libc(), os.path.abspath(args.ctl))
+        _private_tmp(_libc(), os.path.realpath(args.ctl), report)
     else:
         report["network"] = report["filesystem"] = "not isolated (grader is not root)"
     conn = next((c for c in cmd if c.endswith(".json") and os.path.isfile(c)), None)
@@ -349,8 +481,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         report["user"] = f"{pwd.getpwuid(os.geteuid()).pw_name} (not dropped: grader is not root)"
     _set_limits(args)
-    with open(os.path.join(args.ctl, "sandbox.json"), "w") as fh:
-        json.dump(report, fh)
     if root and args.uid is not None:
         os.setgroups([])
         os.setgid(args.gid)

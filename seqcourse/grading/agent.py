@@ -1,0 +1,326 @@
+"""The student-process end of the checker's proxies (runs inside the student's Jupyter kernel).
+
+The checker never sends code. It sends one execute request ``__seqcourse_agent__.serve()``; the agent asks for
+the request through the kernel's stdin channel (``input``), performs it on the student's namespace and
+answers through the same channel with a JSON text made by :func:`seqcourse.grading.wire.encode`. Requests are
+pickles made by the checker (trusted input for this process); replies are data only and are decoded strictly
+by the checker, so nothing this module does, or a student does to it, can make a comparison succeed.
+
+Operations: ``lookup`` a global, ``getattr``/``setattr``/``getitem``/``len``/``list``/``source`` of a handle,
+``call`` a handle, ``setglobal`` (the tests swap a reference implementation in), ``backward`` through a
+retained graph. Checker callables that reach this process become *callback stubs*: calling one asks
+the checker to run it, with gradients flowing back through :class:`_CallbackGrad`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib.abc
+import inspect
+import json
+import pickle
+import sys
+from collections import OrderedDict
+from io import BytesIO
+from typing import Any
+
+from seqcourse.grading.wire import encode
+
+__all__ = ["Agent", "install"]
+
+_MAX_GRAPHS = 32
+
+
+class _Blocker(importlib.abc.MetaPathFinder):
+    """Refuse to import the modules that implement this assignment's answers."""
+
+    def __init__(self, blocked: list[str]) -> None:
+        self.blocked = tuple(blocked)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if any(name == b or name.startswith(b + ".") for b in self.blocked):
+            raise ModuleNotFoundError(f"{name} is not available while this assignment is graded", name=name)
+        return None
+
+
+def install(blocked: list[str], namespace: dict) -> Agent:
+    """Block ``blocked`` modules and put the agent into the kernel's namespace; called once at start-up."""
+    for name in list(sys.modules):
+        if any(name == b or name.startswith(b + ".") for b in blocked):
+            del sys.modules[name]
+    sys.meta_path.insert(0, _Blocker(blocked))
+    agent = Agent(namespace)
+    namespace["__seqcourse_agent__"] = agent
+    return agent
+
+
+class Agent:
+    """Serve the checker's requests on the kernel's user namespace."""
+
+    def __init__(self, namespace: dict) -> None:
+        self.ns = namespace
+        self.objects: dict[int, Any] = {}
+        self.ids: dict[int, int] = {}  # id(obj) -> handle id, so one object keeps one handle
+        self.graphs: OrderedDict[int, tuple[list, list]] = OrderedDict()
+        self._input = builtins.input
+        self.next_graph = 0
+
+    # ------------------------------------------------------------------------------------- plumbing
+    def handle(self, obj: Any) -> int:
+        key = id(obj)
+        if key not in self.ids:
+            self.ids[key] = len(self.objects) + 1
+            self.objects[self.ids[key]] = obj
+        return self.ids[key]
+
+    def _ask(self, prompt: str) -> str:
+        return self._input(prompt)
+
+    def serve(self) -> None:
+        """Answer the checker's requests until it sends an empty one (the only code the checker runs here).
+
+        Each answer is the prompt of the next ``input``: one stdin round trip per request.
+        """
+        self._input = builtins.input  # the kernel's stdin-backed input during this execution
+        prompt = "seqcourse:req"
+        while True:
+            payload = self._ask(prompt)
+            if not payload:
+                return
+            leaves: list = []
+            try:
+                request = self._unpickle(payload, leaves)
+                reply = {"ok": encode(getattr(self, "op_" + request[0])(leaves, *request[1:]), self.handle)}
+            except BaseException as err:  # every failure of student code is reported, never raised
+                reply = {"err": [type(err).__name__, str(err)[:2000]]}
+            try:
+                text = json.dumps(reply, allow_nan=False)
+            except Exception as err:
+                text = json.dumps({"err": ["TypeError", f"result could not be sent: {err}"]})
+            prompt = "seqcourse:reply:" + text
+
+    def _unpickle(self, payload: str, leaves: list) -> Any:
+        import base64
+
+        agent = self
+
+        class Loader(pickle.Unpickler):
+            def persistent_load(self, pid: tuple) -> Any:
+                return agent._load_pid(pid, leaves)
+
+        return Loader(BytesIO(base64.b64decode(payload))).load()
+
+    def _load_pid(self, pid: tuple, leaves: list) -> Any:
+        kind = pid[0]
+        if kind == "h":
+            return self.objects[pid[1]]
+        if kind == "cb":
+            return _Callback(self, pid[1])
+        if kind == "cbo":
+            return _CheckerObject(self, pid[1])
+        if kind == "nd":
+            value = _array(pid[1])
+        elif kind == "t":
+            import torch
+
+            _, array, dtype, requires_grad, is_param = pid
+            value = torch.from_numpy(_array(array)).to(getattr(torch, dtype))
+            if is_param:
+                value = torch.nn.Parameter(value, requires_grad=requires_grad)
+            elif requires_grad:
+                value.requires_grad_(True)
+        elif kind == "gen":
+            import torch
+
+            value = torch.Generator()
+            value.set_state(torch.from_numpy(_array(pid[1])))
+        else:
+            raise ValueError(f"unknown reference {kind!r}")
+        leaves.append((kind, value, _snapshot(kind, value)))
+        return value
+
+    # ------------------------------------------------------------------------------------ operations
+    def op_lookup(self, leaves: list, name: str) -> Any:
+        if name not in self.ns:
+            return {"found": False}
+        value = self.ns[name]
+        return {"found": True, "value": value, "replaceable": callable(value)}
+
+    def op_getattr(self, leaves: list, hid: int, name: str) -> Any:
+        return getattr(self.objects[hid], name)
+
+    def op_setattr(self, leaves: list, hid: int, name: str, value: Any) -> Any:
+        setattr(self.objects[hid], name, value)
+        return None
+
+    def op_getitem(self, leaves: list, hid: int, key: Any) -> Any:
+        return self.objects[hid][key]
+
+    def op_len(self, leaves: list, hid: int) -> Any:
+        return len(self.objects[hid])
+
+    def op_list(self, leaves: list, hid: int, cap: int) -> Any:
+        items = []
+        for item in self.objects[hid]:
+            if len(items) >= cap:
+                raise ValueError(f"more than {cap} items")
+            items.append(item)
+        return items
+
+    def op_source(self, leaves: list, hid: int) -> Any:
+        return inspect.getsource(self.objects[hid])
+
+    def op_setglobal(self, leaves: list, name: str, value: Any) -> Any:
+        self.ns[name] = value
+        return None
+
+    def op_call(self, leaves: list, hid: int, args: tuple, kwargs: dict, grad: bool, rng: Any) -> Any:
+        torch = sys.modules.get("torch")  # never imported here just for the protocol (a00 has no torch)
+        if torch is None:
+            return {"value": self.objects[hid](*args, **kwargs), "graph": None, "back": _writeback(leaves)}
+        if rng is not None:
+            torch.set_rng_state(torch.from_numpy(_array(rng)))
+        with torch.set_grad_enabled(grad):
+            result = self.objects[hid](*args, **kwargs)
+        outs: list = []
+        _collect_grad_outputs(result, outs)
+        graph = None
+        grad_leaves = [v for kind, v, _ in leaves if kind == "t" and v.requires_grad]
+        if grad and outs:
+            self.next_graph += 1
+            graph = self.next_graph
+            self.graphs[graph] = (outs, grad_leaves)
+            while len(self.graphs) > _MAX_GRAPHS:
+                self.graphs.popitem(last=False)
+        return {"value": result, "graph": graph, "back": _writeback(leaves)}
+
+    def op_backward(self, leaves: list, graph: int, grads: list) -> Any:
+        import torch
+
+        outs, grad_leaves = self.graphs[graph]
+        pairs = [(o, g) for o, g in zip(outs, grads, strict=True) if g is not None]
+        for leaf in grad_leaves:
+            leaf.grad = None
+        torch.autograd.backward([o for o, _ in pairs], [g for _, g in pairs], retain_graph=True)
+        return [leaf.grad for leaf in grad_leaves]
+
+    # -------------------------------------------------------------------------------------- callbacks
+    def callback(self, key: int, args: tuple, kwargs: dict, attr: str | None = None) -> Any:
+        request = {"ok": encode({"cb": key, "args": list(args), "kwargs": kwargs, "attr": attr}, self.handle)}
+        reply = self._ask("seqcourse:cb:" + json.dumps(request))
+        leaves: list = []
+        status, value = self._unpickle(reply, leaves) if reply else ("err", "no answer")
+        if status == "err":
+            raise RuntimeError(f"the checker's function failed: {value}")
+        return value
+
+
+def _array(npy: bytes) -> Any:
+    import numpy as np
+
+    return np.load(BytesIO(npy), allow_pickle=False)
+
+
+def _snapshot(kind: str, value: Any) -> Any:
+    if kind == "t":
+        return value.detach().clone()
+    if kind == "nd":
+        return value.copy()
+    return value.get_state().clone()
+
+
+def _writeback(leaves: list) -> list:
+    """Arguments changed in place by the student's code: ``[[index, new value], ...]`` for the checker."""
+    import numpy as np
+
+    changed = []
+    for index, (kind, value, before) in enumerate(leaves):
+        if kind == "t":
+            now = value.detach()
+            same = now.shape == before.shape and bool(
+                (now == before).all() | (now.isnan() & before.isnan()).all()
+            )
+        elif kind == "nd":
+            now, same = value, value.shape == before.shape and np.array_equal(value, before, equal_nan=True)
+        else:
+            now = value.get_state()
+            same = bool((now == before).all())
+        if not same:
+            changed.append([index, now])
+    return changed
+
+
+def _collect_grad_outputs(value: Any, outs: list) -> None:
+    """Tensors that carry a graph, in the order :func:`seqcourse.grading.wire.encode` meets them."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        if value.requires_grad:
+            outs.append(value)
+    elif type(value) in (list, tuple):
+        for v in value:
+            _collect_grad_outputs(v, outs)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_grad_outputs(v, outs)
+
+
+class _Callback:
+    """A checker function as seen by the student's code: calling it asks the checker (data in, data out)."""
+
+    def __init__(self, agent: Agent, key: int) -> None:
+        self.agent, self.key = agent, key
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        tensors = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        if torch.is_grad_enabled() and tensors:
+            return _CallbackGrad.apply(self, args, kwargs, *tensors)
+        return self.agent.callback(self.key, args, kwargs)
+
+
+class _CheckerObject:
+    """An object of the checker (e.g. a test's small model class): its attributes are asked for."""
+
+    def __init__(self, agent: Agent, key: int) -> None:
+        object.__setattr__(self, "_agent", agent)
+        object.__setattr__(self, "_key", key)
+
+    def __getattr__(self, name: str) -> Any:
+        return self._agent.callback(self._key, (), {}, attr=name)
+
+
+def _callback_grad_class() -> type:
+    import torch
+
+    class CallbackGrad(torch.autograd.Function):
+        """Differentiate through a checker function: the checker returns the vector-Jacobian products."""
+
+        @staticmethod
+        def forward(ctx: Any, stub: _Callback, args: tuple, kwargs: dict, *tensors: Any) -> Any:
+            plain = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
+            ctx.stub, ctx.args, ctx.kwargs = stub, plain, kwargs
+            ctx.positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
+            out = stub.agent.callback(stub.key, plain, kwargs)
+            if not isinstance(out, torch.Tensor):
+                raise TypeError("only a checker function returning one tensor can be differentiated")
+            return out
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            stub = ctx.stub
+            grads = stub.agent.callback(-stub.key, (ctx.args, grad, ctx.positions), ctx.kwargs)
+            return (None, None, None, *grads)
+
+    return CallbackGrad
+
+
+class _LazyGrad:
+    def __getattr__(self, name: str) -> Any:
+        cls = _callback_grad_class()
+        globals()["_CallbackGrad"] = cls
+        return getattr(cls, name)
+
+
+_CallbackGrad: Any = _LazyGrad()

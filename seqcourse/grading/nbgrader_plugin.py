@@ -1,0 +1,71 @@
+"""The engine behind nbgrader's own door: ``nbgrader autograde`` and formgrader's autograde button.
+
+``nbgrader_config.py`` puts :class:`TwoProcessExecute` in place of nbgrader's ``Execute`` in
+``Autograde.autograde_preprocessors``. nbgrader still sanitizes the submission (locked cells and hidden tests
+restored from the gradebook), and its later preprocessors (``LimitOutput``, ``SaveAutoGrades``, late
+penalties) store the scores in its gradebook, so formgrader, feedback and exports work as before. The test
+cells, though, run in the checker (nbgrader's process) with the instructor's source read from the gradebook,
+and the student's cells in a separate sandboxed kernel (:mod:`seqcourse.grading.engine`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+from nbgrader.preprocessors.base import NbGraderPreprocessor
+from traitlets import Integer, Unicode
+
+from seqcourse.grading.engine import run_notebook
+from seqcourse.grading.report import sanitize_student_html
+from seqcourse.grading.rules import load_rules
+from seqcourse.grading.sandbox import Limits, claim_slot, make_base_dir, sensitive_paths
+
+__all__ = ["TwoProcessExecute"]
+
+
+class TwoProcessExecute(NbGraderPreprocessor):
+    """Grade with the two-process engine instead of executing the whole notebook in one kernel."""
+
+    timeout = Integer(120, help="seconds per cell").tag(config=True)
+    notebook_timeout = Integer(1200, help="seconds per notebook").tag(config=True)
+    source_directory = Unicode("solutions", help="where <assignment>/grading_rules.toml is").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            trusted = {cell.name: cell.source for cell in notebook.source_cells}
+        course = Path.cwd()
+        rules = load_rules(course / self.source_directory / info["assignment"])
+        keep = [sys.prefix, *[p for p in sys.path if p], str(Path(__file__).resolve().parents[1])]
+        limits = Limits(
+            cell_timeout_s=self.timeout,
+            notebook_timeout_s=self.notebook_timeout,
+            hide=tuple(sensitive_paths([str(course)], keep)),
+        )
+        base = make_base_dir()
+        _, ids, lock = claim_slot()
+        try:
+            run = run_notebook(nb, trusted, limits, base, ids, rules)
+        finally:
+            os.close(lock)
+            shutil.rmtree(base, ignore_errors=True)
+        if run.start_error:
+            raise RuntimeError(f"the student's kernel could not be started: {run.start_error}")
+        flags = rules.static_flags(nb) + [
+            f"the student's kernel stopped at cell {at}"
+            for at in (run.died_at, run.deadline_at, run.unresponsive_at)
+            if at is not None
+        ]
+        sanitize_student_html(nb)  # formgrader and generate_feedback render this notebook
+        nb.metadata["seqcourse_grading"] = {"flags": flags, "notes": run.notes, "sandbox": run.sandbox}
+        for flag in flags:
+            self.log.warning("%s/%s: %s", info.get("student"), info["notebook"], flag)
+        return nb, resources
