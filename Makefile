@@ -7,7 +7,7 @@ VENV         := .venv
 PY           := $(VENV)/bin/python
 # A local CPU wheel of this version exists on the course machines; an unpinned torch would pull CUDA wheels.
 TORCH_VERSION ?= 2.13.0
-APT_PACKAGES := chromium postgresql fonts-noto-cjk
+APT_PACKAGES := chromium postgresql fonts-noto-cjk bubblewrap
 BUILD_DIR    := _build
 HOST         ?= 127.0.0.1
 PORT         ?= 8000
@@ -44,7 +44,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# --- Debian packages (browser tests, PostgreSQL grading tests, CJK fonts for screenshots) --------------------
+# --- Debian packages (browser tests, PostgreSQL grading tests, CJK fonts, bubblewrap for the grading sandbox)
 apt-env:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
