@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -12,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqcourse.grading import wire
+from seqcourse.grading import sandbox, wire
 from seqcourse.grading.engine import RunResult
 from seqcourse.grading.ingest import collect, load_notebook
 from seqcourse.grading.pipeline import interpret
@@ -95,11 +99,32 @@ def test_collect_unsafe_members_and_symlinks_are_that_students_error(tmp_path):
     assert [s.student_id for s in subs] == ["alice", "bob"]  # the run goes on; bob is untouched
     assert "unsafe path" in subs[0].problems[0] and not subs[1].problems
     assert any("'..'" in w for w in warnings)
-    tree = _tree(tmp_path / "t", {f"bob/{A}.ipynb": _nb_bytes()})
+    tree = _tree(tmp_path / "t", {f"bob/{A}.ipynb": _nb_bytes(), f"dave/{A}/{A}.ipynb": _nb_bytes()})
     (tree / "carol").mkdir()
     (tree / "carol" / f"{A}.ipynb").symlink_to(tree / "bob" / f"{A}.ipynb")
-    subs, _ = collect(tree, A, [A])
-    assert "symbolic link" in subs[1].problems[0] and A not in subs[1].notebooks
+    (tree / "erin").symlink_to(tree / "bob")  # a whole folder linked to a classmate's
+    (tree / "frank").mkdir()
+    (tree / "frank" / A).symlink_to(tree / "dave" / A)  # the assignment folder linked
+    (tree / "gina").mkdir()  # empty
+    subs, warnings = collect(tree, A, [A])
+    by_id = {s.student_id: s for s in subs}
+    assert sorted(by_id) == ["bob", "carol", "dave", "erin", "frank", "gina"] and not warnings
+    assert by_id["carol"].problems == [f"{A}.ipynb: a symbolic link, refused (never followed)"]
+    assert by_id["erin"].problems == ["erin: a symbolic link to a folder, refused (never followed)"]
+    assert by_id["frank"].problems == [f"{A}: a symbolic link to a folder, refused (never followed)"]
+    assert by_id["gina"].problems == [f"no notebook {A}.ipynb in the submission (the folder is empty)"]
+    assert not by_id["bob"].problems and not by_id["dave"].problems
+    assert not any(by_id[s].notebooks for s in ("carol", "erin", "frank", "gina"))
+
+
+def test_collect_empty_folders_in_a_zip_get_a_row(tmp_path):
+    path = tmp_path / "s.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"alice/{A}/{A}.ipynb", _nb_bytes())
+        zf.writestr("bob/", b"")  # an empty folder, as zip tools store it
+    subs, _ = collect(path, A, [A])
+    assert [s.student_id for s in subs] == ["alice", "bob"]
+    assert subs[1].problems == [f"no notebook {A}.ipynb in the submission (the folder is empty)"]
 
 
 def test_collect_keeps_every_folder_name_exactly(tmp_path):
@@ -111,7 +136,7 @@ def test_collect_keeps_every_folder_name_exactly(tmp_path):
 def test_collect_flags_missing_renamed(tmp_path):
     subs, _ = collect(_tree(tmp_path / "s", {"alice/hw.ipynb": _nb_bytes(), "bob/x.txt": b""}), A, [A])
     assert "found hw.ipynb" in subs[0].problems[0]
-    assert subs[1].problems == [f"missing notebook {A}.ipynb"]
+    assert subs[1].problems == [f"no notebook {A}.ipynb in the submission"]
 
 
 @pytest.mark.parametrize(
@@ -131,19 +156,91 @@ def test_load_notebook_reasons(raw, reason):
 
 
 def test_sensitive_paths_keeps_only_the_import_path(tmp_path):
-    for name in ("solutions", ".git", ".venv", "seqcourse", "gradebook.db"):
+    for name in ("solutions", "tests", ".git", "seqcourse", "gradebook.db", "shared-venv"):
         (tmp_path / name).mkdir()
-    hidden = sensitive_paths([tmp_path], keep=[tmp_path / ".venv" / "lib", tmp_path / "seqcourse"])
-    assert sorted(Path(p).name for p in hidden) == [".git", "gradebook.db", "solutions"]
+    (tmp_path / ".venv").symlink_to(tmp_path / "shared-venv")  # a linked venv stays reachable
+    hidden = sensitive_paths([tmp_path], keep=[tmp_path / "shared-venv" / "lib", tmp_path / "seqcourse"])
+    assert sorted(Path(p).name for p in hidden) == [".git", "gradebook.db", "solutions", "tests"]
 
 
-def test_limits_validate_and_reach_the_kernel_command():
+def _after(argv: list[str], *flags: str) -> list[str]:
+    """The operands of every occurrence of the option sequence ``flags`` in ``argv``."""
+    n = len(flags)
+    return [argv[i + n] for i in range(len(argv) - n) if tuple(argv[i : i + n]) == flags]
+
+
+def test_limits_validate_and_reach_the_kernel_command(monkeypatch):
     with pytest.raises(ValueError, match="memory_mb"):
         Limits(memory_mb=0)
-    argv = kernel_argv("/w", "/c", Limits(memory_mb=123, hide=("/secret",)), (1000, 1000))
+    monkeypatch.setattr(sandbox, "isolation_plan", lambda: (False, "no bubblewrap"))
+    argv = kernel_argv("/w", "/c", Limits(memory_mb=123, hide=("/secret",)), (1000, 1000), cgroup="k-1")
     joined = " ".join(argv)
-    assert "--memory-mb 123" in joined and "--hide /secret" in joined and "--uid 1000" in joined
+    assert argv[4] == "drop" and "bwrap" not in joined  # the only stage: limits, cgroup, uid drop
+    assert "--memory-mb 123" in joined and "--cgroup k-1" in joined and "--uid 1000" in joined
     assert argv[argv.index("--") + 1 :][1] == "-I"  # the kernel never puts its cwd on sys.path
+
+
+def test_bubblewrap_command_isolates_and_hides(tmp_path, monkeypatch):
+    secret_dir, secret_file = tmp_path / "solutions", tmp_path / "gradebook.db"
+    secret_dir.mkdir()
+    secret_file.write_text("x")
+    (tmp_path / "link").symlink_to(secret_dir)
+    work, ctl = "/run/seqgrade/s-1/k-2/work", "/run/seqgrade/s-1/k-2/ctl"
+    monkeypatch.setattr(sandbox, "isolation_plan", lambda: (True, "bubblewrap"))
+    assert set(sandbox.FRESH_DIRS) == {"/tmp", "/var/tmp", "/dev/shm", "/run"}
+    monkeypatch.setattr(sandbox, "FRESH_DIRS", ("/var/tmp", "/dev/shm", "/run"))  # tmp_path is under /tmp
+    limits = Limits(hide=(str(secret_dir), str(secret_file), str(tmp_path / "link"), "/nonexistent/x"))
+    argv = kernel_argv(work, ctl, limits, (1000, 1000), cgroup="k-2")
+    stages = [i for i, a in enumerate(argv) if a in ("enter", "drop")]
+    bwrap = argv.index(next(a for a in argv if a.endswith("bwrap")))
+    assert [argv[i] for i in stages] == ["enter", "drop"] and stages[0] < bwrap < stages[1]
+    assert "--cgroup" in argv[:bwrap] and "--cgroup" not in argv[stages[1] :]  # joined before bwrap
+    assert "--uid" in argv[stages[1] :]  # the slot user is taken inside the sandbox
+    opts = argv[bwrap + 1 : stages[1]]
+    for flag in ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"):
+        assert flag in opts, flag
+    assert "--new-session" not in opts  # it would put the kernel out of reach of the engine's interrupt
+    assert _after(opts, "--ro-bind", "/")[0] == "/" and opts.index("--ro-bind") < opts.index("--tmpfs")
+    fresh = [p for p in sandbox.FRESH_DIRS if os.path.isdir(p) and not os.path.islink(p)]
+    assert "/dev/shm" in fresh and set(_after(opts, "--tmpfs")) >= set(fresh)
+    for path in fresh:
+        assert path in _after(
+            opts, "--perms", "1777" if path != "/run" else "0755", "--size", str(256 * 2**20), "--tmpfs"
+        )
+    assert str(secret_dir) in _after(opts, "--perms", "0000", "--size", "4096", "--tmpfs")
+    assert _after(opts, "--ro-bind", "/dev/null").count(str(secret_file)) == 1
+    assert "/nonexistent/x" not in opts and str(tmp_path / "link") not in opts  # a link hides its target once
+    assert _after(opts, "--bind", work) == [work] and _after(opts, "--bind", ctl) == [
+        ctl
+    ]  # same paths inside
+    assert _after(opts, "--perms", "0711", "--dir")[:3] == [
+        "/run/seqgrade",
+        "/run/seqgrade/s-1",
+        "/run/seqgrade/s-1/k-2",
+    ]
+    last_hide = max(i for i, a in enumerate(opts) if a in (str(secret_dir), str(secret_file)))
+    assert last_hide < opts.index(work)  # nothing hidden afterwards covers the kernel's own folders
+
+
+def test_kernel_process_finds_the_innermost_child():
+    code = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    )
+    outer = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(100):
+            inner = sandbox.kernel_process(outer.pid)
+            if inner != outer.pid:
+                break
+            time.sleep(0.05)
+        with open(f"/proc/{inner}/stat") as fh:
+            assert int(fh.read().rsplit(")", 1)[1].split()[1]) == outer.pid  # its parent is the outer one
+    finally:
+        outer.kill()
+        outer.wait()
+        if inner != outer.pid:
+            os.kill(inner, 9)
 
 
 def _graded_nb():

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -52,26 +52,35 @@ class Submission:
         return h.hexdigest()
 
 
-def _entries(root: Path, max_bytes: int) -> Iterable[tuple[PurePosixPath, int, object]]:
-    """(relative path, size, loader) of every file under a folder or in a zip."""
+_FOLDER = "folder"  # an entry that is a directory: a student folder at the top gives that student a row
+_LINKED_FOLDER = "a symbolic link to a folder, refused (never followed)"
+
+
+def _entries(root: Path) -> Iterable[tuple[PurePosixPath, int, Callable[[], bytes] | str]]:
+    """``(relative path, size, loader)`` of every file and folder under a folder or in a zip.
+
+    The loader is a function returning the bytes, :data:`_FOLDER` for a folder, or the reason an entry is
+    refused (a symbolic link, a path leaving the submissions): that student's error, never followed.
+    """
     if root.is_file() and zipfile.is_zipfile(root):
         zf = zipfile.ZipFile(root)
         for info in zf.infolist():
-            if info.is_dir():
-                continue
             rel = PurePosixPath(info.filename)
             if rel.is_absolute() or ".." in rel.parts:
-                yield rel, info.file_size, None  # refused: an error of that student (or a warning)
-                continue
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                yield rel, info.file_size, None  # a symbolic link stored in the zip
-                continue
-            yield rel, info.file_size, (lambda i=info: zf.read(i))
+                yield rel, info.file_size, "an unsafe path (absolute or with '..'), refused"
+            elif (info.external_attr >> 16) & 0o170000 == 0o120000:
+                yield rel, info.file_size, "a symbolic link, refused (submit the file itself)"
+            elif info.is_dir():
+                yield rel, 0, _FOLDER
+            else:
+                yield rel, info.file_size, (lambda i=info: zf.read(i))
     elif root.is_dir():
-        for path in sorted(root.rglob("*")):
+        for path in sorted(root.rglob("*")):  # rglob does not descend into linked folders
             rel = PurePosixPath(path.relative_to(root).as_posix())
             if path.is_symlink():
-                yield rel, 0, None  # never followed: an error of that student
+                yield rel, 0, _LINKED_FOLDER if path.is_dir() else "a symbolic link, refused (never followed)"
+            elif path.is_dir():
+                yield rel, 0, _FOLDER
             elif path.is_file():
                 yield rel, path.stat().st_size, path.read_bytes
     else:
@@ -87,15 +96,16 @@ def collect(
 ) -> tuple[list[Submission], list[str]]:
     """Group the files of ``source`` by student; return ``(submissions, warnings)``.
 
-    ``notebook_names`` are the assignment's notebooks (without ``.ipynb``). A missing or renamed notebook
-    becomes a problem of that student (status ``error``); other files are listed in ``extra``.
+    ``notebook_names`` are the assignment's notebooks (without ``.ipynb``). Every student folder gives one
+    submission, even an empty or a symlinked one; a missing or renamed notebook and a refused entry become
+    problems of that student (status ``error``); other files are listed in ``extra``.
     """
     expected = list(notebook_names)
     max_bytes = int(max_notebook_mb * 1024 * 1024)
     regex = re.compile(pattern) if pattern else None
     if regex is not None and "student" not in regex.groupindex and regex.groups < 1:
         raise ValueError(f"--pattern must have a group (?P<student>...) or one group, got {pattern!r}")
-    files = [e for e in _entries(Path(source), max_bytes) if not (_IGNORED & set(e[0].parts))]
+    files = [e for e in _entries(Path(source)) if not (_IGNORED & set(e[0].parts))]
     tops = {rel.parts[0] for rel, _, _ in files}
     if regex is None and len(tops) == 1:  # one wrapping folder, e.g. a zip of submitted/
         wrapped = any(len(rel.parts) >= 4 and rel.parts[2] == assignment_id for rel, _, _ in files)
@@ -104,9 +114,12 @@ def collect(
                 (PurePosixPath(*rel.parts[1:]), size, load) for rel, size, load in files if len(rel.parts) > 1
             ]
     subs: dict[str, Submission] = {}
+    seen: set[str] = set()  # students with at least one file (or a refused entry)
     warnings: list[str] = []
     for rel, size, load in files:
         if regex is not None:
+            if load == _FOLDER:
+                continue
             match = regex.search(rel.name)
             if match is None or rel.suffix != ".ipynb":
                 warnings.append(f"{rel}: does not match --pattern, ignored")
@@ -115,14 +128,26 @@ def collect(
             name = match.groupdict().get("notebook") or (expected[0] if len(expected) == 1 else rel.stem)
             inner = PurePosixPath(name + ".ipynb")
         else:
+            student, inner = rel.parts[0], PurePosixPath(*rel.parts[1:])
+            if len(rel.parts) == 1 and load in (_FOLDER, _LINKED_FOLDER):  # a student folder
+                if not STUDENT_ID.match(student) or student == "..":
+                    warnings.append(f"{rel}: {student!r} is not a valid student id, ignored")
+                elif load == _LINKED_FOLDER:
+                    subs.setdefault(student, Submission(student)).problems.append(f"{student}: {load}")
+                    seen.add(student)
+                else:
+                    subs.setdefault(student, Submission(student))
+                continue
             if len(rel.parts) < 2:
                 warnings.append(f"{rel}: a file outside any student folder, ignored")
                 continue
-            student, inner = rel.parts[0], PurePosixPath(*rel.parts[1:])
-            if load is None and STUDENT_ID.match(student) and student != "..":
-                subs.setdefault(student, Submission(student)).problems.append(
-                    f"{inner}: an unsafe path or a symbolic link, refused"
-                )
+            if load == _FOLDER:
+                continue
+            if isinstance(load, str) and STUDENT_ID.match(student) and student != "..":
+                if len(inner.parts) > 1 and inner.parts[0] == assignment_id:
+                    inner = PurePosixPath(*inner.parts[1:])
+                subs.setdefault(student, Submission(student)).problems.append(f"{inner}: {load}")
+                seen.add(student)
                 continue
             if len(inner.parts) > 1:
                 if inner.parts[0] != assignment_id:
@@ -133,8 +158,9 @@ def collect(
             warnings.append(f"{rel}: {student!r} is not a valid student id, ignored")
             continue
         sub = subs.setdefault(student, Submission(student))
-        if load is None:
-            sub.problems.append(f"{inner}: an unsafe path or a symbolic link, refused")
+        seen.add(student)
+        if isinstance(load, str):
+            sub.problems.append(f"{inner}: {load}")
             continue
         if inner.suffix == ".ipynb" and len(inner.parts) == 1 and inner.stem in expected:
             if inner.stem in sub.notebooks or inner.stem in sub.oversize:
@@ -142,7 +168,7 @@ def collect(
             elif size > max_bytes:
                 sub.oversize[inner.stem] = size
             else:
-                sub.notebooks[inner.stem] = load()  # type: ignore[operator]
+                sub.notebooks[inner.stem] = load()
         else:
             sub.extra.append(str(inner))
     for sub in subs.values():
@@ -150,12 +176,18 @@ def collect(
             sub.problems.append(
                 f"{name}.ipynb is {size / 2**20:.1f} MB, over the {max_notebook_mb:g} MB limit"
             )
-        missing = [n for n in expected if n not in sub.notebooks and n not in sub.oversize]
-        if missing:
+        refused = [p.split(":", 1)[0] for p in sub.problems if "refused" in p]
+        missing = [
+            n
+            for n in expected
+            if n not in sub.notebooks and n not in sub.oversize and f"{n}.ipynb" not in refused
+        ]
+        if missing and not {sub.student_id, assignment_id} & set(refused):  # a linked folder says it all
             found = [e for e in sub.extra if e.endswith(".ipynb")]
             sub.problems.append(
-                f"missing notebook {', '.join(m + '.ipynb' for m in missing)}"
+                f"no notebook {', '.join(m + '.ipynb' for m in missing)} in the submission"
                 + (f" (found {', '.join(found)}: notebooks must keep their released name)" if found else "")
+                + ("" if sub.student_id in seen else " (the folder is empty)")
             )
     return [subs[k] for k in sorted(subs)], warnings
 

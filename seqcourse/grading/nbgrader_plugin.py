@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,14 @@ from traitlets import Integer, Unicode
 from seqcourse.grading.engine import run_notebook
 from seqcourse.grading.report import sanitize_student_html
 from seqcourse.grading.rules import load_rules
-from seqcourse.grading.sandbox import Limits, claim_slot, make_base_dir, sensitive_paths
+from seqcourse.grading.sandbox import (
+    Limits,
+    claim_slot,
+    isolation_plan,
+    kernel_keep_paths,
+    make_base_dir,
+    sensitive_paths,
+)
 
 __all__ = ["TwoProcessExecute"]
 
@@ -44,11 +50,12 @@ class TwoProcessExecute(NbGraderPreprocessor):
             trusted = {cell.name: cell.source for cell in notebook.source_cells}
         course = Path.cwd()
         rules = load_rules(course / self.source_directory / info["assignment"])
-        keep = [sys.prefix, *[p for p in sys.path if p], str(Path(__file__).resolve().parents[1])]
+        # the course and this package's repository (solutions/, tests/, .git/, ...) but what kernels import
+        roots = [str(course), str(Path(__file__).resolve().parents[2])]
         limits = Limits(
             cell_timeout_s=self.timeout,
             notebook_timeout_s=self.notebook_timeout,
-            hide=tuple(sensitive_paths([str(course)], keep)),
+            hide=tuple(sensitive_paths(roots, kernel_keep_paths())),
         )
         base = make_base_dir()
         _, ids, lock = claim_slot()
@@ -65,7 +72,8 @@ class TwoProcessExecute(NbGraderPreprocessor):
             if at is not None
         ]
         sanitize_student_html(nb)  # formgrader and generate_feedback render this notebook
-        nb.metadata["seqcourse_grading"] = {"flags": flags, "notes": run.notes, "sandbox": run.sandbox}
+        sandbox = {**run.sandbox, "isolation": isolation_plan()[1]}
+        nb.metadata["seqcourse_grading"] = {"flags": flags, "notes": run.notes, "sandbox": sandbox}
         for flag in flags:
             self.log.warning("%s/%s: %s", info.get("student"), info["notebook"], flag)
         return nb, resources

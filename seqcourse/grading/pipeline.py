@@ -36,7 +36,14 @@ from seqcourse.grading import course as course_mod
 from seqcourse.grading.engine import RunResult, is_test_cell, run_notebook, trusted_sources
 from seqcourse.grading.ingest import Submission, collect, load_notebook
 from seqcourse.grading.rules import Rules, load_rules
-from seqcourse.grading.sandbox import Limits, claim_slot, make_base_dir, sensitive_paths
+from seqcourse.grading.sandbox import (
+    Limits,
+    claim_slot,
+    isolation_plan,
+    kernel_keep_paths,
+    make_base_dir,
+    sensitive_paths,
+)
 
 __all__ = ["GradeConfig", "StudentResult", "grade", "prepare_course", "course_location", "state_file"]
 
@@ -315,7 +322,7 @@ class _Grader:
                 ("checker", run.checker_seconds),
             ):
                 result.timing[key] = result.timing.get(key, 0.0) + value
-            result.sandbox = run.sandbox
+            result.sandbox = {**run.sandbox, "isolation": isolation_plan()[1]}
             if run.start_error:
                 result.status = "error"
                 result.reasons.append(f"{name}.ipynb: the sandboxed kernel did not start: {run.start_error}")
@@ -396,9 +403,9 @@ def _run_jobs(
 ) -> None:
     hide = set(cfg.limits.hide)
     hide.update(str(p.resolve()) for p in (cfg.out, cfg.submissions, cfg.source_root, grader.course))
-    keep = [sys.prefix, *[p for p in sys.path if p], str(Path(__file__).resolve().parents[1])]
+    # the course repository (solutions/, tests/ with its mutants, .git/, ...) except the venv and the package
     roots = {str(course_mod.repo_root()), str(cfg.source_root.resolve().parent)}
-    hide.update(sensitive_paths(roots, keep))
+    hide.update(sensitive_paths(roots, kernel_keep_paths()))
     if cfg.db_url and cfg.db_url.startswith("sqlite:///"):
         hide.add(cfg.db_url[len("sqlite:///") :])
     limits = Limits(**{**asdict(cfg.limits), "hide": tuple(sorted(hide))})

@@ -1,15 +1,32 @@
-"""Launch an untrusted Jupyter kernel inside limits: rlimits, an empty working directory, another user.
+"""Launch an untrusted Jupyter kernel inside limits: bubblewrap namespaces, cgroups, rlimits, another user.
 
-The kernelspec used for grading runs this module as a wrapper around the real kernel::
+The kernelspec used for grading starts the kernel through up to three stages (:func:`kernel_argv`)::
 
-    python -m seqcourse.grading.sandbox --workdir W --ctl C [limits] -- python -I -m ipykernel_launcher -f F
+    python -I -c <stage> enter --ctl C [--cgroup N ...] --      (the grader's uid, the host's namespaces)
+      bwrap --unshare-net --unshare-pid ... --ro-bind / / ...   (bubblewrap: namespaces and mounts)
+        python -I -c <stage> drop --workdir W --ctl C [limits] --uid U --gid G --   (root in the sandbox)
+          python -I -c <launch ipykernel> -f C/kernel.json       (the slot user: the student's code)
 
-The wrapper, still running as the grader, (1) enters new mount and network namespaces when it is root,
-hides the instructor's paths (solutions, gradebook, submissions, output) under empty read-only tmpfs mounts
-and leaves the network namespace without any interface; (2) sets the resource limits (address space,
-processes, open files, CPU seconds, file size); (3) hands the connection file to the slot user and drops
-to that user; (4) clears the environment, ``chdir`` s to the empty working directory and ``exec`` s the
-kernel. What could and could not be done is written to ``C/sandbox.json`` for the grading report.
+1. ``enter`` puts itself (and so everything below it) into fresh memory and pids cgroups (v1) that the
+   engine kills as a whole at the end (:func:`kill_cgroup`), sends its output to ``C/kernel.log``, ignores
+   SIGINT (the engine interrupts a cell by signalling the kernel's process group; bubblewrap's monitor must
+   survive it, the kernel gets it) and execs bubblewrap.
+2. bubblewrap (Debian ``bubblewrap``, :func:`bwrap_args`) gives new network (loopback only), pid, ipc and uts
+   namespaces, the host's root read-only, a fresh ``/dev`` and ``/proc``, empty private tmpfs on ``/tmp``,
+   ``/var/tmp``, ``/dev/shm`` and ``/run`` (host Unix sockets such as ``/var/run/postgresql`` disappear; any
+   other filesystem socket is covered by ``/dev/null``), every path of :attr:`Limits.hide` covered (an
+   empty unreadable tmpfs on a folder, ``/dev/null`` on a file), and only the kernel's working and control
+   folders writable (bound at the same paths: the grader reaches the kernel's ipc sockets in ``C``).
+   ``--new-session`` is not used: the kernel already runs in a session of its own without a controlling
+   terminal (jupyter_client starts it with ``start_new_session``; stdin is ``/dev/null``), and a new session
+   would put the kernel out of reach of the engine's interrupt.
+3. ``drop`` sets the resource limits (address space, processes, open files, CPU seconds, file size), hands
+   the connection file to the slot user, drops to that user for good, clears the environment, ``chdir`` s to
+   the empty working folder and execs the kernel.
+
+Without root, or without a working ``bwrap``, only ``drop`` runs (plus the cgroups when root): the kernel
+shares the grader's namespaces and filesystem view, which :func:`isolation_plan` states and the engine
+measures from ``/proc`` (:func:`kernel_process` finds the kernel below bubblewrap's processes).
 
 Each parallel worker owns one *slot*, an unprivileged system user ``seqgrade<k>``, so a fork bomb or a
 ``kill(-1)`` in one student's kernel only reaches that student's processes; the worker kills every process
@@ -19,13 +36,15 @@ of its slot user after each notebook (:func:`kill_user_processes`).
 from __future__ import annotations
 
 import argparse
-import ctypes
+import functools
 import os
 import pwd
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +55,10 @@ __all__ = [
     "ensure_slot_users",
     "claim_slot",
     "kernel_argv",
+    "bwrap_args",
+    "isolation_plan",
+    "kernel_process",
+    "kernel_keep_paths",
     "kill_user_processes",
     "kill_cgroup",
     "cgroups_available",
@@ -45,11 +68,11 @@ __all__ = [
 ]
 
 SLOT_USER_PREFIX = "seqgrade"
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 _SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent")
+FRESH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # empty private tmpfs in every sandbox
+TMPFS_MB = 256  # size of each private temporary folder (its pages also count in the memory cgroup)
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass(frozen=True)
@@ -58,8 +81,8 @@ class Limits:
 
     cell_timeout_s: int = 60
     notebook_timeout_s: int = 600
-    memory_mb: int = 4096  # RLIMIT_AS: address space, generous because importing torch maps a lot
-    nproc: int = 64  # RLIMIT_NPROC: processes + threads of the slot user
+    memory_mb: int = 4096  # RLIMIT_AS and the memory cgroup: generous because importing torch maps a lot
+    nproc: int = 64  # RLIMIT_NPROC and the pids cgroup: processes + threads of the slot user
     nofile: int = 256  # RLIMIT_NOFILE
     cpu_s: int = 900  # RLIMIT_CPU per process
     fsize_mb: int = 64  # RLIMIT_FSIZE: largest file the kernel may write
@@ -140,16 +163,28 @@ _LAUNCH = (
     "import sys; sys.path.insert(0, {package_parent!r}); "
     "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()"
 )
+# the wrapper stages run this module from the same checkout, whatever the environment says
+_STAGE = (
+    "import sys; sys.path.insert(0, {package_parent!r}); "
+    "from seqcourse.grading.sandbox import main; main()"
+)
+
+
+def _stage(name: str) -> list[str]:
+    return [sys.executable, "-I", "-c", _STAGE.format(package_parent=_PACKAGE_PARENT), name]
 
 
 def kernel_argv(
     workdir: str, ctl: str, limits: Limits, ids: tuple[int, int] | None, cgroup: str | None = None
 ) -> list[str]:
-    """The kernelspec ``argv`` that starts an IPython kernel through this wrapper."""
-    argv = [
-        sys.executable,
-        "-m",
-        "seqcourse.grading.sandbox",
+    """The kernelspec ``argv`` that starts an IPython kernel through the stages of this module.
+
+    With bubblewrap (root and a working ``bwrap``): ``enter`` -> ``bwrap`` -> ``drop`` -> kernel; otherwise
+    ``drop`` -> kernel, where ``drop`` also joins the cgroup.
+    """
+    group = ["--cgroup", cgroup, "--memory-mb", str(limits.memory_mb), "--nproc", str(limits.nproc)]
+    group = group if cgroup else []
+    drop = [
         "--workdir",
         workdir,
         "--ctl",
@@ -166,30 +201,181 @@ def kernel_argv(
         str(limits.fsize_mb),
     ]
     if ids is not None:
-        argv += ["--uid", str(ids[0]), "--gid", str(ids[1])]
-    for path in limits.hide:
-        argv += ["--hide", path]
-    if cgroup:
-        argv += ["--cgroup", cgroup]
+        drop += ["--uid", str(ids[0]), "--gid", str(ids[1])]
     # -I: no user site, no PYTHON* variables, the current directory is not put on sys.path
-    return argv + [
-        "--",
+    kernel = [
         sys.executable,
         "-I",
         "-c",
-        _LAUNCH.format(package_parent=os.path.dirname(os.path.dirname(os.path.dirname(__file__)))),
+        _LAUNCH.format(package_parent=_PACKAGE_PARENT),
         "-f",
         "{connection_file}",
         "--IPKernelApp.ignore_cwd=True",
         "--HistoryManager.enabled=False",
     ]
+    if not isolation_plan()[0]:
+        return [*_stage("drop"), *group, *drop, "--", *kernel]
+    return [
+        *_stage("enter"),
+        "--ctl",
+        ctl,
+        *group,
+        "--",
+        shutil.which("bwrap") or "bwrap",
+        *bwrap_args(workdir, ctl, limits.hide),
+        "--",
+        *_stage("drop"),
+        *drop,
+        "--",
+        *kernel,
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def isolation_plan() -> tuple[bool, str]:
+    """``(bubblewrap is used, what the kernel gets)``, tried once per process with a real ``bwrap`` run."""
+    if os.geteuid() != 0:
+        return False, "no namespaces, no hidden paths: the grader is not root"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False, "no namespaces, no hidden paths: bubblewrap (bwrap) is not installed"
+    probe = [bwrap, *NAMESPACES, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--"]
+    try:
+        done = subprocess.run(
+            [*probe, sys.executable, "-I", "-S", "-c", ""], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return False, f"no namespaces, no hidden paths: bwrap could not run ({err})"
+    if done.returncode != 0:
+        return False, f"no namespaces, no hidden paths: bwrap failed ({done.stderr.strip()[:300]})"
+    return True, "bubblewrap: private network, pid, ipc, uts and mount namespaces; instructor paths hidden"
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def kernel_keep_paths() -> list[str]:
+    """What every kernel must read: the interpreter's prefixes and this package (never hidden)."""
+    return [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.join(_PACKAGE_PARENT, "seqcourse")]
+
+
+def _needed_paths() -> list[str]:
+    """Real paths the kernel must reach: the interpreter, its prefixes, the import path and this package."""
+    paths = {os.path.realpath(sys.executable), *(os.path.realpath(p) for p in kernel_keep_paths())}
+    paths.update(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p))
+    return sorted(paths)
+
+
+def _closed_ancestors(needed: Iterable[str]) -> dict[str, set[str]]:
+    """For each needed path under a folder others may not enter (no o+x, e.g. /root): that folder -> children.
+
+    The sandbox replaces such a folder by an empty tmpfs and binds back only the children the kernel needs,
+    so the slot user can reach the interpreter and sees nothing else of, e.g., /root.
+    """
+    blocked: dict[str, set[str]] = {}
+    for path in needed:
+        parts = path.strip(os.sep).split(os.sep)
+        for depth in range(len(parts) - 1):
+            ancestor = os.sep + os.sep.join(parts[: depth + 1])
+            if not os.stat(ancestor).st_mode & 0o001:
+                blocked.setdefault(ancestor, set()).add(parts[depth + 1])
+                break
+    return blocked
+
+
+def _host_sockets() -> list[str]:
+    """Filesystem Unix sockets of the host (``/proc/net/unix`` of the grader's network namespace)."""
+    try:
+        with open("/proc/net/unix") as fh:
+            lines = fh.readlines()[1:]
+    except OSError:
+        return []
+    return sorted({ln.split()[-1] for ln in lines if len(ln.split()) >= 8 and ln.split()[-1].startswith("/")})
+
+
+def bwrap_args(workdir: str, ctl: str, hide: Iterable[str]) -> list[str]:
+    """bubblewrap's options for one kernel (see the module docstring); mounts are applied in this order."""
+    workdir, ctl = os.path.realpath(workdir), os.path.realpath(ctl)
+    args = [*NAMESPACES, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    fresh = [p for p in FRESH_DIRS if os.path.isdir(p) and not os.path.islink(p)]
+    for path in fresh:
+        mode = "0755" if path == "/run" else "1777"
+        args += ["--perms", mode, "--size", str(TMPFS_MB * 2**20), "--tmpfs", path]
+    needed = _needed_paths()
+    closed = _closed_ancestors(needed)
+    exposed = []
+    for ancestor, children in sorted(closed.items()):
+        args += ["--perms", "0755", "--tmpfs", ancestor]
+        for child in sorted(children):
+            path = os.path.join(ancestor, child)
+            args += ["--ro-bind", path, path]
+            exposed.append(path)
+
+    def gone(path: str) -> bool:  # already replaced by an empty tmpfs
+        replaced = [*fresh, *closed]
+        return any(_under(path, f) for f in replaced) and not any(_under(path, e) for e in exposed)
+
+    covered: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in hide if os.path.lexists(p)}):
+        if not os.path.exists(path) or gone(path) or any(_under(path, c) for c in covered):
+            continue
+        if any(_under(n, path) for n in (*needed, workdir, ctl)):
+            continue  # the kernel cannot run without it (kernel_keep_paths keeps these out of hide)
+        if os.path.isdir(path):
+            args += ["--perms", "0000", "--size", "4096", "--tmpfs", path]
+            covered.append(path)
+        else:
+            args += ["--ro-bind", "/dev/null", path]
+    for sock in _host_sockets():
+        if os.path.exists(sock) and not gone(sock) and not any(_under(sock, c) for c in covered):
+            args += ["--ro-bind", "/dev/null", sock]
+    made: set[str] = set()
+    for folder in (workdir, ctl):
+        root = next((f for f in fresh if _under(folder, f)), None)
+        if root is not None:  # the folders leading to it are rebuilt, traversable by the slot user
+            parts = os.path.relpath(folder, root).split(os.sep)
+            for depth in range(1, len(parts) + 1):
+                step = os.path.join(root, *parts[:depth])
+                if step not in made:
+                    made.add(step)
+                    args += ["--perms", "0711", "--dir", step]
+        args += ["--bind", folder, folder]
+    return args
+
+
+def kernel_process(pid: int) -> int:
+    """The kernel below ``pid`` (the process the engine started): follow the oldest child down to a leaf.
+
+    With bubblewrap, ``pid`` is bubblewrap's monitor in the grader's namespaces; the kernel is two levels
+    below it, inside the sandbox. Without bubblewrap, ``pid`` is the kernel itself.
+    """
+    for _ in range(8):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                children = [int(c) for c in fh.read().split()]
+        except OSError:
+            return pid
+        if not children:
+            return pid
+        pid = min(children, key=_start_time)
+    return pid
+
+
+def _start_time(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 1 << 62
 
 
 def sensitive_paths(roots: Iterable[str], keep: Iterable[str]) -> list[str]:
     """Every entry directly under each of ``roots`` except those leading to a path in ``keep``.
 
-    Used to hide a course repository (solutions/, .git/, gradebook.db, ...) while keeping the
-    virtual environment and the package that kernels import.
+    Used to hide a course repository (solutions/, tests/, .git/, gradebook.db, ...) while keeping the
+    virtual environment and the package that kernels import (:func:`kernel_keep_paths`). An entry that is a
+    symbolic link is kept when its target leads to a kept path (e.g. ``.venv`` linked to a shared one).
     """
     keep_real = [os.path.realpath(k) for k in keep]
     hidden: list[str] = []
@@ -199,7 +385,7 @@ def sensitive_paths(roots: Iterable[str], keep: Iterable[str]) -> list[str]:
             continue
         for name in sorted(os.listdir(root)):
             path = os.path.join(root, name)
-            if any(k == path or k.startswith(path + os.sep) for k in keep_real):
+            if any(_under(k, p) for k in keep_real for p in (path, os.path.realpath(path))):
                 continue
             hidden.append(path)
     return hidden
@@ -230,102 +416,7 @@ def kill_user_processes(uid: int, keep: Sequence[int] = ()) -> int:
     return killed
 
 
-# ----------------------------------------------------------------------------------------- the wrapper
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _isolate(hide: Sequence[str], report: dict[str, object], stage_parent: str) -> None:
-    """New mount + network namespaces; hide ``hide`` under empty read-only mounts."""
-    libc = _libc()
-    try:
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare(CLONE_NEWNS|CLONE_NEWNET)")
-    except OSError as err:
-        report["network"] = report["filesystem"] = f"not isolated ({err})"
-        return
-    report["network"] = "isolated (empty network namespace)"
-    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    hidden, failed = [], []
-    for path in hide:
-        if not os.path.lexists(path):
-            continue
-        try:
-            if os.path.isdir(path):
-                flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
-                _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=000"), path)
-            else:
-                _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), path)
-            hidden.append(path)
-        except OSError as err:
-            failed.append(f"{path}: {err.strerror}")
-    report["filesystem"] = f"{len(hidden)} instructor paths hidden" + (
-        f"; failed: {failed}" if failed else ""
-    )
-    exposed = _expose_interpreter(libc, stage_parent)
-    if exposed:
-        report["exposed"] = exposed
-
-
-def _interpreter_paths() -> list[str]:
-    """Real paths the kernel must reach: the interpreter, its prefixes and the import path."""
-    paths = {
-        os.path.realpath(sys.executable),
-        os.path.realpath(sys.prefix),
-        os.path.realpath(sys.base_prefix),
-    }
-    paths.update(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p))
-    return sorted(paths)
-
-
-def _expose_interpreter(libc: ctypes.CDLL, stage_parent: str) -> list[str]:
-    """Make the interpreter reachable for the slot user when it lives under a private folder (e.g. /root).
-
-    For each closed ancestor D (no o+x) of a needed path, the needed children of D are bind-mounted to a
-    staging point, an empty tmpfs (mode 0755) replaces D, and the children are mounted back. Everything
-    else under D (e.g. the rest of /root) disappears from the sandbox.
-    """
-    blocked: dict[str, set[str]] = {}
-    for path in _interpreter_paths():
-        parts = path.strip(os.sep).split(os.sep)
-        for depth in range(len(parts) - 1):
-            ancestor = os.sep + os.sep.join(parts[: depth + 1])
-            if not os.stat(ancestor).st_mode & 0o001:
-                blocked.setdefault(ancestor, set()).add(parts[depth + 1])
-                break
-    exposed = []
-    for ancestor, children in sorted(blocked.items()):
-        staged = {}
-        for child in sorted(children):
-            stage = os.path.join(stage_parent, f"stage-{len(exposed)}-{child}")
-            os.mkdir(stage, 0o700)
-            _check(
-                libc.mount(
-                    os.path.join(ancestor, child).encode(), stage.encode(), None, MS_BIND | MS_REC, None
-                ),
-                f"bind {ancestor}/{child}",
-            )
-            staged[child] = stage
-        _check(
-            libc.mount(b"tmpfs", ancestor.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755"),
-            f"tmpfs over {ancestor}",
-        )
-        for child, stage in staged.items():
-            target = os.path.join(ancestor, child)
-            os.mkdir(target, 0o755)
-            _check(
-                libc.mount(stage.encode(), target.encode(), None, MS_BIND | MS_REC, None),
-                f"bind back {target}",
-            )
-            exposed.append(target)
-    return exposed
-
-
+# ------------------------------------------------------------------------------------------- cgroups
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_PARENT = "seqgrade"
 
@@ -376,8 +467,6 @@ def kill_cgroup(name: str) -> int:
             except FileNotFoundError:
                 break
             except OSError:  # still busy: the last processes are exiting
-                import time
-
                 time.sleep(0.01)
     return len(killed)
 
@@ -385,36 +474,6 @@ def kill_cgroup(name: str) -> int:
 def cgroups_available() -> bool:
     """Whether per-kernel cgroups (v1 memory and pids) can be used: root and both controllers mounted."""
     return os.geteuid() == 0 and all(os.path.isdir(os.path.join(CGROUP_ROOT, c)) for c in ("memory", "pids"))
-
-
-def _hide_sockets(libc: ctypes.CDLL, own: str) -> None:
-    """Cover every filesystem Unix socket of the host (e.g. PostgreSQL's) with /dev/null.
-
-    The network namespace already cuts TCP and abstract sockets; sockets bound to a path are reached through
-    the filesystem, so each one listed in /proc/net/unix is replaced by a file that refuses connections.
-    """
-    try:
-        with open("/proc/net/unix") as fh:
-            paths = {line.split()[-1] for line in fh.readlines()[1:] if len(line.split()) >= 8}
-    except OSError:
-        return
-    for path in sorted(p for p in paths if p.startswith("/") and not p.startswith(own + os.sep)):
-        if os.path.exists(path):
-            libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None)
-
-
-def _private_tmp(libc: ctypes.CDLL, own: str, report: dict[str, object]) -> None:
-    """Fresh, empty /tmp, /var/tmp and /dev/shm for this kernel (nothing survives it, nothing is shared).
-
-    A folder holding the kernel's own control folder ``own`` cannot be replaced (see :func:`make_base_dir`).
-    """
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        if own.startswith(os.path.realpath(path) + os.sep):
-            report["tmp"] = f"{path} is shared: the kernel's folders are under it"
-            continue
-        if os.path.isdir(path):
-            flags = MS_NOSUID | MS_NODEV
-            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=256m,mode=1777"), path)
 
 
 def make_base_dir() -> str:
@@ -433,6 +492,7 @@ def make_base_dir() -> str:
     return base
 
 
+# ------------------------------------------------------------------------------------------ the stages
 def _set_limits(args: argparse.Namespace) -> None:
     mb = 1024 * 1024
     for which, value in (
@@ -447,49 +507,71 @@ def _set_limits(args: argparse.Namespace) -> None:
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    if "--" not in argv:
-        raise SystemExit("usage: python -m seqcourse.grading.sandbox [options] -- kernel command")
+    usage = "python -m seqcourse.grading.sandbox enter|drop [options] -- command"
+    if len(argv) < 2 or argv[0] not in ("enter", "drop") or "--" not in argv:
+        raise SystemExit(f"usage: {usage}")
     cut = list(argv).index("--")
-    p = argparse.ArgumentParser(prog="python -m seqcourse.grading.sandbox")
-    p.add_argument("--workdir", required=True)
+    p = argparse.ArgumentParser(prog="python -m seqcourse.grading.sandbox", usage=usage)
+    p.add_argument("stage", choices=("enter", "drop"))
     p.add_argument("--ctl", required=True)
-    p.add_argument("--uid", type=int)
-    p.add_argument("--gid", type=int)
-    p.add_argument("--memory-mb", type=int, required=True)
-    p.add_argument("--nproc", type=int, required=True)
-    p.add_argument("--nofile", type=int, required=True)
-    p.add_argument("--cpu-s", type=int, required=True)
-    p.add_argument("--fsize-mb", type=int, required=True)
-    p.add_argument("--hide", action="append", default=[])
     p.add_argument("--cgroup", help="name of this kernel's memory + pids cgroup (v1), killed as a whole")
+    p.add_argument("--memory-mb", type=int)
+    p.add_argument("--nproc", type=int)
+    if argv[0] == "drop":
+        p.add_argument("--workdir", required=True)
+        p.add_argument("--uid", type=int)
+        p.add_argument("--gid", type=int)
+        for name in ("--nofile", "--cpu-s", "--fsize-mb"):
+            p.add_argument(name, type=int, required=True)
+    args = p.parse_args(argv[:cut])
     cmd = list(argv[cut + 1 :])
     if not cmd:
-        raise SystemExit("sandbox: missing kernel command after --")
-    return p.parse_args(argv[:cut]), cmd
+        raise SystemExit("sandbox: missing command after --")
+    if args.cgroup and (args.memory_mb is None or args.nproc is None):
+        raise SystemExit("sandbox: --cgroup needs --memory-mb and --nproc")
+    return args, cmd
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Wrapper entry point: isolate, limit, drop privileges, then exec the kernel command."""
-    args, cmd = _parse(sys.argv[1:] if argv is None else argv)
-    report: dict[str, object] = {"pid": os.getpid()}
+def _log_to(ctl: str) -> None:
+    """stdout and stderr to ``ctl/kernel.log`` (the engine shows its tail when a kernel fails to start)."""
+    log = os.open(os.path.join(ctl, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(null)
+
+
+def _exec(cmd: list[str], env: dict[str, str] | None = None) -> None:
+    try:
+        os.execve(cmd[0], cmd, dict(os.environ) if env is None else env)
+    except OSError as err:
+        raise SystemExit(f"sandbox: cannot start {cmd[0]}: {err}") from err
+
+
+def _enter(args: argparse.Namespace, cmd: list[str]) -> None:
+    """Stage 1 (grader's uid, host namespaces): cgroups, log, SIGINT ignored, exec bubblewrap."""
+    if args.cgroup:
+        _enter_cgroup(args.cgroup, args.memory_mb, args.nproc)
+    _log_to(args.ctl)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by bwrap's monitor; the kernel resets it
+    _exec(cmd)
+
+
+def _drop(args: argparse.Namespace, cmd: list[str]) -> None:
+    """Stage 3 (root inside the sandbox, or the only stage): limits, slot user, clean environment, exec."""
     root = os.geteuid() == 0
-    if root:
-        if args.cgroup:
-            _enter_cgroup(args.cgroup, args.memory_mb, args.nproc)
-        _isolate(args.hide, report, os.path.dirname(os.path.abspath(args.ctl)))
-        _hide_sockets(_libc(), os.path.abspath(args.ctl))
-        _private_tmp(_libc(), os.path.realpath(args.ctl), report)
-    else:
-        report["network"] = report["filesystem"] = "not isolated (grader is not root)"
+    if args.cgroup and root:
+        _enter_cgroup(args.cgroup, args.memory_mb, args.nproc)
+    _log_to(args.ctl)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     conn = next((c for c in cmd if c.endswith(".json") and os.path.isfile(c)), None)
-    if root and args.uid is not None:
-        if conn is not None:
-            os.chown(conn, args.uid, args.gid)
-        report["user"] = pwd.getpwuid(args.uid).pw_name
-    else:
-        report["user"] = f"{pwd.getpwuid(os.geteuid()).pw_name} (not dropped: grader is not root)"
+    drop = root and args.uid is not None
+    if drop and conn is not None:
+        os.chown(conn, args.uid, args.gid)
     _set_limits(args)
-    if root and args.uid is not None:
+    if drop:
         os.setgroups([])
         os.setgid(args.gid)
         os.setuid(args.uid)
@@ -499,10 +581,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             pass
         else:  # pragma: no cover - would mean the drop silently failed
             raise SystemExit("sandbox: could not drop root privileges")
-    log = os.open(os.path.join(args.ctl, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
     os.chdir(args.workdir)
     os.umask(0o077)
     env = {k: os.environ[k] for k in _SAFE_ENV if k in os.environ}
@@ -521,10 +599,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         NBGRADER_EXECUTION="autograde",
         SEQCOURSE_DEVICE="cpu",
     )
-    try:
-        os.execve(cmd[0], cmd, env)
-    except OSError as err:
-        raise SystemExit(f"sandbox: cannot start {cmd[0]}: {err}") from err
+    _exec(cmd, env)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Wrapper entry point: run one stage (``enter`` or ``drop``), which ends by exec'ing its command."""
+    args, cmd = _parse(sys.argv[1:] if argv is None else argv)
+    (_enter if args.stage == "enter" else _drop)(args, cmd)
 
 
 if __name__ == "__main__":
