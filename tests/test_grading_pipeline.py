@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 
 from seqcourse.grading.pipeline import state_file
 from seqcourse.grading.release import secret_lines
+from seqcourse.grading.sandbox import isolation_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "a00_warmup" / "a00_warmup.ipynb"
@@ -89,6 +91,7 @@ def graded(tmp_path_factory):
             str(out / "course" / "solutions" / "a00_warmup" / "a00_warmup.ipynb"),
             str(subs / "h_solution" / "a00_warmup" / "a00_warmup.ipynb"),
             str(ROOT / ".git" / "HEAD"),
+            str(ROOT / "tests" / "test_grading_pipeline.py"),  # tests/ holds mutants with solution fragments
         ],
         "write": [str(out / "owned.txt"), str(subs / "owned.txt"), str(ROOT / "owned.txt"), "/etc/owned.txt"],
     }
@@ -142,7 +145,7 @@ def test_honest_students_get_every_autograded_point(graded):
 
 def test_exit_code_counts_errors(graded):
     n_errors = sum(1 for r in graded["rows"].values() if r["status"] == "error")
-    assert n_errors == 7
+    assert n_errors == 10
     assert graded["proc"].returncode == 1
     assert f"{n_errors} in error" in graded["proc"].stdout
 
@@ -164,6 +167,18 @@ def test_secrets_unreadable_and_nothing_written_outside(graded):
         assert not os.path.exists(path), path
     row = graded["rows"]["h_solution"]
     assert row["status"] == "graded"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="namespaces and slot users need the grader to run as root")
+def test_kernels_run_in_their_own_namespaces_as_a_slot_user(graded):
+    plan = isolation_plan()
+    facts = json.loads(state_file(graded["out"], "h_solution").read_text())["sandbox"]
+    assert facts["isolation"] == plan[1]
+    assert "grader's own uid" not in facts["user"], facts
+    assert facts["cgroups"] != "none", facts
+    if plan[0]:  # bubblewrap works here: the kernel itself was measured inside the sandbox
+        for ns in ("net", "mnt", "pid"):
+            assert facts[f"{ns} namespace"] == "separate", facts
 
 
 def test_feedback_hides_hidden_tests_and_summary_is_offline(graded):

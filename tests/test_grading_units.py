@@ -328,12 +328,90 @@ def test_rules_flag_forbidden_names_in_answer_cells(tmp_path):
     flags = rules.static_flags(nb)
     assert any(f.startswith("b_answer: by hand") for f in flags)
     assert any("dynamic imports" in f for f in flags) and any(
-        "implements this assignment" in f for f in flags
+        "this assignment blocks" in f for f in flags
     )
     assert Rules().static_flags(_graded_nb()) == []
     (tmp_path / "grading_rules.toml").write_text('blocked_modules = ["a.b"]\n[[forbid]]\nnames = ["x"]\n')
     with pytest.raises(ValueError, match="reason"):
         load_rules(tmp_path)
+
+
+def _answer(grade_id: str, source: str) -> nbformat.NotebookNode:
+    meta = {"grade": False, "solution": True, "locked": False, "grade_id": grade_id}
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
+
+
+BY_HAND = Rules((), (Forbid(("torch", "backward"), "by hand", ("b_answer",)),))
+
+
+@pytest.mark.parametrize(
+    ("cells", "flagged"),
+    [
+        # the protected answer itself
+        ([_answer("b_answer", "def grad(x):\n    return torch.autograd.grad(x)")], ["b_answer"]),
+        # autograd moved to a cell the student added; the answer only calls it
+        (
+            [
+                _answer("b_answer", "def grad(x):\n    return _helper(x)"),
+                nbformat.v4.new_code_cell("import torch\ndef _unused():\n    loss.backward()"),
+            ],
+            ["cell 1"],
+        ),
+        # helpers defined in other (unprotected) answer cells, used by the protected one through a chain
+        (
+            [
+                _answer("b_answer", "def grad(x):\n    return _h(x)"),
+                _answer("c_answer", "def _h(x):\n    return _g(x)"),
+                _answer("d_answer", "def _g(x):\n    return x.backward()"),
+            ],
+            ["d_answer"],
+        ),
+        # the protected function written again in another answer cell (the later definition wins)
+        (
+            [
+                _answer("b_answer", "def grad(x):\n    raise NotImplementedError"),
+                _answer("c_answer", "_T = torch\ndef grad(x):\n    return _T.autograd.grad(x)"),
+            ],
+            ["c_answer"],
+        ),
+        # another answer may use torch for itself, and may import what the protected one uses
+        (
+            [
+                _answer("b_answer", "def grad(x):\n    return np.gradient(x)"),
+                _answer(
+                    "c_answer",
+                    "import numpy as np\nimport torch\ndef count(m):\n    return torch.nn.LSTM(m, m)",
+                ),
+            ],
+            [],
+        ),
+    ],
+    ids=["answer", "added-cell", "helper-elsewhere", "redefined-elsewhere", "other-answer-free"],
+)
+def test_forbid_rules_follow_the_code_wherever_the_student_puts_it(cells, flagged):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    assert [f.split(":")[0] for f in BY_HAND.static_flags(nb)] == flagged
+
+
+def test_unchanged_instructor_cells_are_not_the_students():
+    demo = "import torch\nprint(torch.nn.LSTM(2, 3))"  # an unlocked cell of the assignment itself
+    source, nb = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    source.cells = [nbformat.v4.new_code_cell(demo)]
+    nb.cells = [nbformat.v4.new_code_cell(demo)]
+    rules = Rules((), (Forbid(("torch",), "by hand"),))
+    assert rules.static_flags(nb, source) == [] and rules.static_flags(nb) != []
+    nb.cells[0].source = demo + "\nloss.backward()"  # once changed, it is the student's
+    assert rules.static_flags(nb, source) == ["cell 0: by hand (uses torch, torch.nn, torch.nn.LSTM)"]
+
+
+def test_blocked_modules_hidden_paths_cover_files_packages_and_bytecode():
+    import seqcourse.count
+
+    paths = Rules(("seqcourse.count", "json", "no_such_module_here")).hidden_paths()
+    assert paths[0] == seqcourse.count.__file__
+    assert all(Path(p).name.startswith("count.") for p in paths[1:-1])  # its __pycache__ files
+    assert Path(paths[-1]).name == "json" and Path(paths[-1]).is_dir()
 
 
 def test_strip_hidden_tests_removes_lines_and_revealing_errors():

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from nbformat import NotebookNode
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Integer, Unicode
@@ -55,7 +56,7 @@ class TwoProcessExecute(NbGraderPreprocessor):
         limits = Limits(
             cell_timeout_s=self.timeout,
             notebook_timeout_s=self.notebook_timeout,
-            hide=tuple(sensitive_paths(roots, kernel_keep_paths())),
+            hide=(*sensitive_paths(roots, kernel_keep_paths()), *rules.hidden_paths()),
         )
         base = make_base_dir()
         _, ids, lock = claim_slot()
@@ -66,7 +67,9 @@ class TwoProcessExecute(NbGraderPreprocessor):
             shutil.rmtree(base, ignore_errors=True)
         if run.start_error:
             raise RuntimeError(f"the student's kernel could not be started: {run.start_error}")
-        flags = rules.static_flags(nb) + [
+        source = course / self.source_directory / info["assignment"] / f"{info['notebook']}.ipynb"
+        instructor = nbformat.read(source, as_version=4) if source.is_file() else None
+        flags = rules.static_flags(nb, instructor) + [
             f"the student's kernel stopped at cell {at}"
             for at in (run.died_at, run.deadline_at, run.unresponsive_at)
             if at is not None

@@ -244,10 +244,10 @@ class _Grader:
             self.notebooks = [n.name for n in assignment.notebooks]
             self.cell_ids = {n.name: {c.name for c in n.source_cells} for n in assignment.notebooks}
         source = course / course_mod.SOURCE_DIR / cfg.assignment_id
-        self.trusted = {
-            name: trusted_sources(nbformat.read(source / f"{name}.ipynb", as_version=4))
-            for name in self.notebooks
+        self.sources = {
+            name: nbformat.read(source / f"{name}.ipynb", as_version=4) for name in self.notebooks
         }
+        self.trusted = {name: trusted_sources(nb) for name, nb in self.sources.items()}
         self.rules = load_rules(cfg.source_root / cfg.assignment_id)
 
     def state_path(self, student: str) -> Path:
@@ -302,7 +302,7 @@ class _Grader:
                 result.status = "error"
                 result.reasons.append(f"{name}.ipynb: nbgrader could not sanitize it: {err}")
                 return {}, result
-            flags = self.rules.static_flags(nb)
+            flags = self.rules.static_flags(nb, self.sources[name])
             if flags:
                 result.status = "flagged"
                 result.reasons.extend(flags)
@@ -406,6 +406,7 @@ def _run_jobs(
     # the course repository (solutions/, tests/ with its mutants, .git/, ...) except the venv and the package
     roots = {str(course_mod.repo_root()), str(cfg.source_root.resolve().parent)}
     hide.update(sensitive_paths(roots, kernel_keep_paths()))
+    hide.update(grader.rules.hidden_paths())  # the blocked modules' files: not even readable
     if cfg.db_url and cfg.db_url.startswith("sqlite:///"):
         hide.add(cfg.db_url[len("sqlite:///") :])
     limits = Limits(**{**asdict(cfg.limits), "hide": tuple(sorted(hide))})
