@@ -28,6 +28,7 @@ NOTEBOOKS = sorted(
     if ".ipynb_checkpoints" not in p.parts
 )
 POINTER = re.compile("讲义")
+DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.S)
 MAX_POINTERS = 1
 _MD = MarkdownIt("commonmark").enable("table")
 
@@ -40,23 +41,20 @@ class Section(NamedTuple):
 
 def _blocks(cells: list[str]) -> list[tuple[int, str, int]]:
     """(heading level, heading text, pointers in the text up to the next heading of any level)."""
-    blocks = [(0, "(before the first heading)", 0)]
+    blocks = [[0, "(before the first heading)", ""]]
     for source in cells:
         lines = source.split("\n")
         # display math is taken out before parsing (a "=" line inside it is no setext heading); lines are kept
-        masked = re.sub(r"\$\$.+?\$\$", lambda m: "$$" + "\n" * m.group(0).count("\n") + "$$", source, flags=re.S)
+        masked = DISPLAY_MATH.sub(lambda m: "$$" + "\n" * m.group(0).count("\n") + "$$", source)
         tokens = _MD.parse(masked)
-        starts = [(tok.map[0], int(tok.tag[1]), inline.content)
-                  for tok, inline in zip(tokens, tokens[1:]) if tok.type == "heading_open"]
         start = 0
-        for line, level, title in starts:
-            last = blocks[-1]
-            blocks[-1] = (last[0], last[1], last[2] + len(POINTER.findall("\n".join(lines[start:line]))))
-            blocks.append((level, title, 0))
-            start = line
-        last = blocks[-1]
-        blocks[-1] = (last[0], last[1], last[2] + len(POINTER.findall("\n".join(lines[start:]))))
-    return blocks
+        for i, tok in enumerate(tokens):
+            if tok.type == "heading_open":
+                blocks[-1][2] += "\n".join(lines[start : tok.map[0]]) + "\n"
+                blocks.append([int(tok.tag[1]), tokens[i + 1].content, ""])
+                start = tok.map[0]
+        blocks[-1][2] += "\n".join(lines[start:]) + "\n"
+    return [(level, title, len(POINTER.findall(text))) for level, title, text in blocks]
 
 
 def sections(cells: list[str]) -> list[Section]:
@@ -86,7 +84,8 @@ def test_every_assignment_notebook_is_checked() -> None:
 
 
 def test_sections_nest_and_count() -> None:
-    cells = ["开头（参见讲义 002）\n\n# 标题\n\n引言\n\n## (a)\n\n讲义 004 说", "### 细节\n\n讲义 001\n\n## (b)\n\n无"]
+    cells = ["开头（参见讲义 002）\n\n# 标题\n\n引言\n\n## (a)\n\n讲义 004 说",
+             "### 细节\n\n讲义 001\n\n## (b)\n\n无"]
     assert sections(cells) == [
         Section(0, "(before the first heading)", 1),
         Section(1, "标题", 2),
