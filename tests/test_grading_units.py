@@ -331,6 +331,9 @@ def test_rules_flag_forbidden_names_in_answer_cells(tmp_path):
         "this assignment blocks" in f for f in flags
     )
     assert Rules().static_flags(_graded_nb()) == []
+    (tmp_path / "grading_rules.toml").write_text('blocked_modules = ["a.b"]\nhidden_modules = ["c"]\n')
+    loaded = load_rules(tmp_path)
+    assert loaded.hidden_modules == ("c",) and {"a.b", "c"} <= set(loaded.blocked_modules)
     (tmp_path / "grading_rules.toml").write_text('blocked_modules = ["a.b"]\n[[forbid]]\nnames = ["x"]\n')
     with pytest.raises(ValueError, match="reason"):
         load_rules(tmp_path)
@@ -408,7 +411,8 @@ def test_unchanged_instructor_cells_are_not_the_students():
 def test_blocked_modules_hidden_paths_cover_files_packages_and_bytecode():
     import seqcourse.count
 
-    paths = Rules(("seqcourse.count", "json", "no_such_module_here")).hidden_paths()
+    paths = Rules(hidden_modules=("seqcourse.count", "json", "no_such_module_here")).hidden_paths()
+    assert Rules(("seqcourse.count",)).hidden_paths() == []  # blocked only: the checker may still send it
     assert paths[0] == seqcourse.count.__file__
     assert all(Path(p).name.startswith("count.") for p in paths[1:-1])  # its __pycache__ files
     assert Path(paths[-1]).name == "json" and Path(paths[-1]).is_dir()

@@ -406,7 +406,7 @@ def _run_jobs(
     # the course repository (solutions/, tests/ with its mutants, .git/, ...) except the venv and the package
     roots = {str(course_mod.repo_root()), str(cfg.source_root.resolve().parent)}
     hide.update(sensitive_paths(roots, kernel_keep_paths()))
-    hide.update(grader.rules.hidden_paths())  # the blocked modules' files: not even readable
+    hide.update(grader.rules.hidden_paths())  # the hidden modules' files: not even readable
     if cfg.db_url and cfg.db_url.startswith("sqlite:///"):
         hide.add(cfg.db_url[len("sqlite:///") :])
     limits = Limits(**{**asdict(cfg.limits), "hide": tuple(sorted(hide))})

@@ -2,9 +2,13 @@
 
 Example (a02)::
 
-    # modules that implement this assignment's answers (or that the answers may not use): not importable in
-    # the student process; under bubblewrap their files are also hidden from it (:meth:`Rules.hidden_paths`)
-    blocked_modules = ["seqcourse.scratch.rnn", "torch"]
+    # modules that implement this assignment's answers: the student process's import hook refuses them
+    # (the checker's own objects may still load them there: a test can send a reference by name)
+    blocked_modules = []
+    # modules the student process can never load, not even for the checker's objects: blocked too, and
+    # under bubblewrap their files are hidden from it (:meth:`Rules.hidden_paths`), so removing the import
+    # hook in the student process does not reach them
+    hidden_modules = ["seqcourse.scratch.rnn", "torch"]
 
     [[forbid]]                      # static check of the student's source, run in the checker
     cells = ["b_backward_answer"]    # the answer cells it protects (default: every cell of the student)
@@ -18,7 +22,8 @@ name the protected cells define (e.g. the same function written again in another
 transitively, every cell of the student that defines a name a checked cell uses (a helper moved elsewhere).
 
 A rule that matches does not change a score: the submission is ``flagged`` for a TA with the reason.
-Every assignment also gets :data:`ALWAYS_FORBIDDEN` (dynamic imports that would reach a blocked module).
+Every assignment also gets :data:`ALWAYS_FORBIDDEN` (dynamic imports that would reach a blocked module,
+the grading agent in the student process) and :data:`ALWAYS_BLOCKED`.
 The file is excluded from the release by ``nbgrader_config.py``.
 """
 
@@ -37,7 +42,15 @@ from nbformat import NotebookNode
 __all__ = ["Rules", "Forbid", "RULES_FILE", "load_rules", "ALWAYS_FORBIDDEN"]
 
 RULES_FILE = "grading_rules.toml"
-ALWAYS_FORBIDDEN = ("importlib", "__import__", "sys.modules", "__loader__", "builtins.__import__")
+ALWAYS_FORBIDDEN = (
+    "importlib",
+    "__import__",
+    "sys.modules",
+    "sys.meta_path",
+    "__loader__",
+    "builtins.__import__",
+    "__seqcourse_agent__",
+)
 # reference implementations with the notebooks' signatures, which tests swap in (never an answer's)
 ALWAYS_BLOCKED = ("seqcourse.grading.references",)
 
@@ -68,6 +81,7 @@ class Rules:
 
     blocked_modules: tuple[str, ...] = ALWAYS_BLOCKED
     forbid: tuple[Forbid, ...] = field(default_factory=tuple)
+    hidden_modules: tuple[str, ...] = ()  # also in blocked_modules (load_rules puts them there)
 
     def static_flags(self, nb: NotebookNode, instructor: NotebookNode | None = None) -> list[str]:
         """Reasons to flag the submission, from its source alone (nothing of it is executed here).
@@ -79,8 +93,8 @@ class Rules:
         flags: list[str] = []
         checks = [
             *self.forbid,
-            Forbid(ALWAYS_FORBIDDEN, "dynamic imports are not allowed in answers"),
-            Forbid(self.blocked_modules, "imports a module this assignment blocks"),
+            Forbid(ALWAYS_FORBIDDEN, "dynamic imports and the grading agent are not allowed in answers"),
+            Forbid((*self.blocked_modules, *self.hidden_modules), "imports a module this assignment blocks"),
         ]
         for rule in checks:
             for cell in _scope(rule, cells):
@@ -90,14 +104,14 @@ class Rules:
         return flags
 
     def hidden_paths(self) -> list[str]:
-        """Files and folders of the blocked modules (as the grader sees them), hidden from the student.
+        """Files and folders of the hidden modules (as the grader sees them), hidden from the student.
 
         A module is found without being imported (its parent packages are: they are the grader's own);
-        a blocked module that is not installed has nothing to hide. A module's compiled ``__pycache__``
+        a module that is not installed has nothing to hide. A module's compiled ``__pycache__``
         files go with it.
         """
         paths: list[str] = []
-        for name in self.blocked_modules:
+        for name in self.hidden_modules:
             try:
                 spec = importlib.util.find_spec(name)
             except (ImportError, ValueError):
@@ -234,12 +248,14 @@ def load_rules(assignment_dir: str | Path) -> Rules:
     if not path.is_file():
         return Rules()
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    unknown = set(data) - {"blocked_modules", "forbid"}
+    keys = {"blocked_modules", "hidden_modules", "forbid"}
+    unknown = set(data) - keys
     if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; expected blocked_modules, forbid")
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; expected {', '.join(sorted(keys))}")
     forbid = []
     for rule in data.get("forbid", []):
         if not isinstance(rule.get("names"), list) or not isinstance(rule.get("reason"), str):
             raise ValueError(f"{path}: every [[forbid]] needs names = [...] and reason = '...', got {rule}")
         forbid.append(Forbid(tuple(rule["names"]), rule["reason"], tuple(rule.get("cells", ()))))
-    return Rules((*ALWAYS_BLOCKED, *data.get("blocked_modules", ())), tuple(forbid))
+    hidden = tuple(data.get("hidden_modules", ()))
+    return Rules((*ALWAYS_BLOCKED, *data.get("blocked_modules", ()), *hidden), tuple(forbid), hidden)
