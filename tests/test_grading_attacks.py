@@ -29,7 +29,7 @@ pytestmark = [
         os.geteuid() != 0, reason="the isolation under attack needs the grader to run as root"
     ),
 ]
-CELL_TIMEOUT_S = 30  # hangs cost this much (twice at most) where the engine offers --timeout-cell
+CELL_TIMEOUT_S = 10  # what a hang costs (twice at most); an honest cell takes about 2 s on a loaded machine
 RUN_KEYS = sorted({c.key for c in catalog.ATTACKS})
 
 
@@ -41,7 +41,10 @@ def runs():
 
 @pytest.mark.parametrize(
     "case",
-    catalog.ATTACKS,
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=c.known_gap)) if c.known_gap else c
+        for c in catalog.ATTACKS
+    ],
     ids=[f"{c.assignment}-{c.student.encode('ascii', 'backslashreplace').decode()}" for c in catalog.ATTACKS],
 )
 def test_attack_gains_nothing(runs, case):

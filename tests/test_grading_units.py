@@ -117,14 +117,20 @@ def test_collect_unsafe_members_and_symlinks_are_that_students_error(tmp_path):
     assert not any(by_id[s].notebooks for s in ("carol", "erin", "frank", "gina"))
 
 
-def test_collect_empty_folders_in_a_zip_get_a_row(tmp_path):
+def test_collect_empty_and_linked_folders_in_a_zip_get_a_row(tmp_path):
     path = tmp_path / "s.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(f"alice/{A}/{A}.ipynb", _nb_bytes())
         zf.writestr("bob/", b"")  # an empty folder, as zip tools store it
+        for name, target in (("carol", "alice"), (f"dave/{A}.ipynb", f"../alice/{A}/{A}.ipynb")):
+            link = zipfile.ZipInfo(name)
+            link.external_attr = 0o120777 << 16  # a symbolic link, as `zip --symlinks` stores it
+            zf.writestr(link, target)
     subs, _ = collect(path, A, [A])
-    assert [s.student_id for s in subs] == ["alice", "bob"]
+    assert [s.student_id for s in subs] == ["alice", "bob", "carol", "dave"]
     assert subs[1].problems == [f"no notebook {A}.ipynb in the submission (the folder is empty)"]
+    assert subs[2].problems == ["carol: a symbolic link to a folder, refused (never followed)"]
+    assert subs[3].problems == [f"{A}.ipynb: a symbolic link, refused (never followed)"]
 
 
 def test_collect_keeps_every_folder_name_exactly(tmp_path):

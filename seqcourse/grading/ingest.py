@@ -54,6 +54,7 @@ class Submission:
 
 _FOLDER = "folder"  # an entry that is a directory: a student folder at the top gives that student a row
 _LINKED_FOLDER = "a symbolic link to a folder, refused (never followed)"
+_LINK = "a symbolic link, refused (never followed)"
 
 
 def _entries(root: Path) -> Iterable[tuple[PurePosixPath, int, Callable[[], bytes] | str]]:
@@ -68,8 +69,8 @@ def _entries(root: Path) -> Iterable[tuple[PurePosixPath, int, Callable[[], byte
             rel = PurePosixPath(info.filename)
             if rel.is_absolute() or ".." in rel.parts:
                 yield rel, info.file_size, "an unsafe path (absolute or with '..'), refused"
-            elif (info.external_attr >> 16) & 0o170000 == 0o120000:
-                yield rel, info.file_size, "a symbolic link, refused (submit the file itself)"
+            elif (info.external_attr >> 16) & 0o170000 == 0o120000:  # a link at the top stands for a folder
+                yield rel, info.file_size, _LINKED_FOLDER if len(rel.parts) == 1 else _LINK
             elif info.is_dir():
                 yield rel, 0, _FOLDER
             else:
@@ -78,7 +79,7 @@ def _entries(root: Path) -> Iterable[tuple[PurePosixPath, int, Callable[[], byte
         for path in sorted(root.rglob("*")):  # rglob does not descend into linked folders
             rel = PurePosixPath(path.relative_to(root).as_posix())
             if path.is_symlink():
-                yield rel, 0, _LINKED_FOLDER if path.is_dir() else "a symbolic link, refused (never followed)"
+                yield rel, 0, _LINKED_FOLDER if path.is_dir() else _LINK
             elif path.is_dir():
                 yield rel, 0, _FOLDER
             elif path.is_file():
