@@ -151,6 +151,7 @@ def test_collect_flags_missing_renamed(tmp_path):
         (b"{not json", "invalid JSON"),
         (b"\xff\xfe", "invalid JSON"),
         (b"[1, 2]", "not a notebook"),
+        (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
         (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "nbformat 3"),
         (nbformat.writes(nbformat.v4.new_notebook()).encode(), "empty notebook"),
     ],

@@ -199,6 +199,8 @@ def load_notebook(raw: bytes) -> tuple[NotebookNode | None, str | None]:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         return None, f"not a valid notebook file (invalid JSON: {err})"
+    except RecursionError:
+        return None, "not a valid notebook file (JSON nested too deeply)"
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         return None, "not a notebook (no cells)"
     major = data.get("nbformat")
