@@ -123,6 +123,7 @@ TOOLS = {
     "similarity": "seqcourse.grading.similarity",
     "export": "seqcourse.grading.lms",
     "late": "seqcourse.grading.late",
+    "quality": "seqcourse.grading.quality",
     "shard": "seqcourse.grading.shard",  # grading across machines: enqueue / work / report
 }
 
