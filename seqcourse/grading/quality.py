@@ -3,9 +3,10 @@
     seqcourse-grade quality ASSIGNMENT [--seeds N] [--mutants FILE] --out DIR
 
 One ``seqcourse-grade`` run grades, as students of a private course, the instructor's solution ``N`` times
-(each copy starts with a cell that seeds Python's, NumPy's and torch's global generators with another
-seed; the checker's own generators are seeded afresh in every worker), the released notebook and every
-mutant of ``tests/mutants/<id>.py`` (plausible wrong answers, see :mod:`seqcourse.grading.mutants`).
+(each copy starts with a cell that seeds Python's, NumPy's and torch's global generators in the student's
+kernel with another seed; the checker's own generators are seeded afresh in every worker), the released
+notebook and every mutant of ``tests/mutants/<id>.py`` (plausible wrong answers, see
+:mod:`seqcourse.grading.mutants`), both with seed 0.
 ``DIR/quality.html`` (offline, everything escaped) shows
 
 - the matrix mutants x test cells: which test catches which wrong answer, each part's score against its
@@ -74,8 +75,9 @@ def build_submissions(
 ) -> list[str]:
     """Write ``dest/<student>/<notebook>.ipynb`` for the seeded solutions, the release and each mutant.
 
-    Returns the solution runs' student ids (:func:`seed_name`); the others are ``release`` and the mutant
-    names.
+    The solution's copies get seeds ``0 .. seeds-1``; the release and the mutants seed 0, like the first
+    solution run they are compared with. Returns the solution runs' student ids (:func:`seed_name`); the
+    others are ``release`` and the mutant names.
     """
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive int, got {seeds!r}")
@@ -88,6 +90,7 @@ def build_submissions(
         (dest / student).mkdir(parents=True, exist_ok=True)
         nbformat.write(seeded(source, seed), dest / student / name)
     (dest / "release").mkdir(parents=True, exist_ok=True)
+    release = seeded(release, 0)
     nbformat.write(release, dest / "release" / name)
     answers = answer_cells(source)
     for mutant in mutants:
