@@ -156,3 +156,27 @@ def test_choosing_students() -> None:
         verify.choose(everyone, ["zed"], None, 0)
     with pytest.raises(ValueError, match="--sample must be a positive int"):
         verify.choose(everyone, None, 0, 0)
+
+
+@pytest.mark.browser
+def test_report_in_chromium(browser, run) -> None:
+    """A verify report with one changed submission, as an instructor opens it (screenshot for the README)."""
+    subs = run["tmp"] / "shot"
+    shutil.copytree(run["subs"], subs)
+    page_nb = nbformat.read(subs / "carol" / NB, as_version=4)
+    page_nb.cells.append(nbformat.v4.new_markdown_cell("added after the deadline"))
+    nbformat.write(page_nb, subs / "carol" / NB)
+    out = run["tmp"] / "v-shot"
+    argv = ["verify", AID, str(subs), "--grades", str(run["grades"]), "--students", "alice,carol"]
+    assert cli.main([*argv, "--out", str(out), "--workers", "2"]) == 1
+    page = browser.new_page(viewport={"width": 1280, "height": 600})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((out / "verify.html").as_uri())
+    assert page.locator("tr.agrees").count() == 1 and page.locator("tr.differs").count() == 1
+    assert page.locator("text=submission changed").first.is_visible()
+    shots = ROOT / "test-artifacts" / "instructor"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "verify.png"), full_page=True)
+    page.close()
+    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
