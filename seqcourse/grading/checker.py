@@ -42,6 +42,8 @@ from seqcourse.grading.wire import Handle, WireError, decode, remote_exception
 
 __all__ = ["Session", "Namespace", "RemoteObject", "RemoteError", "run_test_cell"]
 
+# functions of these packages (and of the course's package: reference implementations a test swaps in)
+# travel by name and run in the student process; every other checker function is a callback
 _BY_REFERENCE = ("torch", "numpy", "math", "builtins", "operator", "functools", "collections", "random")
 MAX_LIST = 100_000
 
@@ -70,13 +72,19 @@ class RemoteObject:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_repr_") or name in ("__array__", "__array_interface__", "__torch_function__"):
             raise AttributeError(name)  # never let a library treat a proxy as its own kind of object
-        return self._session.request("getattr", self._handle.id, name)
+        session = self._session
+        if (self._handle.type, name) in session.methods:
+            return RemoteMethod(self, name)
+        value = session.request("getattr", self._handle.id, name)
+        if isinstance(value, RemoteObject) and value._handle.type in _BOUND_METHODS:
+            session.methods.add((self._handle.type, name))  # next time: one round trip per call
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._session.request("setattr", self._handle.id, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.call(self._handle.id, args, kwargs)
+        return self._session.call(self._handle.id, None, args, kwargs)
 
     def __getitem__(self, key: Any) -> Any:
         return self._session.request("getitem", self._handle.id, key)
@@ -97,8 +105,41 @@ class RemoteObject:
         return f"<student object of type {self._handle.type}>"
 
 
+_BOUND_METHODS = ("builtins.method", "builtins.builtin_function_or_method", "builtins.method-wrapper")
+
+
+class RemoteMethod:
+    """``obj.name`` where ``name`` is a method of ``obj``'s class: calling it is one request, not two.
+
+    Anything else done with it (``fn.__name__``, passing it on) resolves the bound method first.
+    """
+
+    __slots__ = ("_owner", "_name", "_resolved")
+
+    def __init__(self, owner: RemoteObject, name: str) -> None:
+        self._owner, self._name, self._resolved = owner, name, None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        owner = self._owner
+        return owner._session.call(owner._handle.id, self._name, args, kwargs)
+
+    def _resolve(self) -> Any:
+        if self._resolved is None:
+            owner = self._owner
+            self._resolved = owner._session.request("getattr", owner._handle.id, self._name)
+        return self._resolved
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resolve(), name)
+
+    def __repr__(self) -> str:
+        return f"<student method {self._name} of type {self._owner._handle.type}>"
+
+
 def _getsource_patch(original: Callable) -> Callable:
     def getsource(obj: Any) -> str:
+        if isinstance(obj, RemoteMethod):
+            obj = obj._resolve()
         if isinstance(obj, RemoteObject):
             text = obj._session.request("source", obj._handle.id)
             if not isinstance(text, str):
@@ -130,7 +171,8 @@ class Session:
         self.msg_id = ""
         self.timed_out = False
         self.rng_sent = b""
-        self.blocked: tuple[str, ...] = ()  # modules the student process cannot import
+        self.methods: set[tuple[str, str]] = set()  # (student type, attribute) known to be methods
+        self.functions: dict[str, RemoteObject] = {}  # student globals that are callables, per test cell
 
     # ----------------------------------------------------------------------------------- pickling
     def _pickle(self, obj: Any, leaves: list) -> str:
@@ -145,6 +187,8 @@ class Session:
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     def _pid(self, value: Any, leaves: list) -> Any:
+        if isinstance(value, RemoteMethod):
+            value = value._resolve()
         if isinstance(value, RemoteObject):
             if value._session is not self:
                 raise RemoteError("an object of another student's process cannot be passed here")
@@ -167,11 +211,10 @@ class Session:
         if isinstance(value, _FUNCTIONS):
             return None if _by_reference(value) else ("cb", self._register(value))
         if isinstance(value, type):
-            return None
-        module = str(getattr(type(value), "__module__", ""))
-        if module == "__main__" or _blocked(module, self.blocked):
-            return ("cbo", self._register(value))  # the object stays here; its attributes are callbacks
-        return None
+            return ("cb", self._register(value)) if value.__module__ == "__main__" else None
+        if str(getattr(type(value), "__module__", "")) == "__main__":
+            return ("cbo", self._register(value))  # a test's own object stays here: attributes are callbacks
+        return None  # library objects (the course's reference models included) travel by value
 
     def _register(self, value: Any) -> int:
         key = len(self.callbacks) + 1
@@ -334,7 +377,7 @@ class Session:
             return False, None, False
         return True, found.get("value"), found.get("replaceable") is True
 
-    def call(self, hid: int, args: tuple, kwargs: dict) -> Any:
+    def call(self, hid: int, attr: str | None, args: tuple, kwargs: dict) -> Any:
         torch = _torch()
         leaves: list = []
         grad = bool(torch is not None and torch.is_grad_enabled())
@@ -343,7 +386,7 @@ class Session:
             state = torch.get_rng_state().numpy().tobytes()
             if state != self.rng_sent:
                 self.rng_sent, rng = state, _npy_bytes(torch.get_rng_state().numpy())
-        reply = self.request("call", hid, args, kwargs, grad, rng, leaves=leaves)
+        reply = self.request("call", hid, attr, args, kwargs, grad, rng, leaves=leaves)
         if not isinstance(reply, dict) or set(reply) != {"value", "graph", "back"}:
             raise WireError("malformed call reply")
         _write_back(leaves, reply["back"])
@@ -363,10 +406,6 @@ _FUNCTIONS = (
 )
 
 
-def _blocked(module: str, blocked: tuple[str, ...]) -> bool:
-    return any(module == b or module.startswith(b + ".") for b in blocked)
-
-
 def _npy_bytes(array: np.ndarray) -> bytes:
     """Arrays travel as .npy bytes inside the persistent ids (the pickler must not see them again)."""
     buf = io.BytesIO()
@@ -384,7 +423,7 @@ def _by_reference(value: Any) -> bool:
         module = getattr(value, "__module__", None) or ""
     qualname = getattr(value, "__qualname__", "") or ""
     top = str(module).split(".")[0]
-    return top in _BY_REFERENCE and "<" not in qualname
+    return (top in _BY_REFERENCE or top == "seqcourse") and "<" not in qualname
 
 
 def _torch() -> Any:
@@ -522,15 +561,21 @@ class Namespace(dict):
     def __missing__(self, name: str) -> Any:
         if name.startswith("__") or hasattr(builtins, name):
             raise KeyError(name)
-        found, value, _ = self.session.lookup(name)
+        session = self.session
+        if name in session.functions:
+            return session.functions[name]
+        found, value, _ = session.lookup(name)
         if not found:
             raise KeyError(name)
+        if isinstance(value, RemoteObject) and value._handle.callable:
+            session.functions[name] = value  # a function or class: looked up once per test cell
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
         if not self.setup and not dict.__contains__(self, name) and not name.startswith("__"):
             found, _, replaceable = self.session.lookup(name)
             if found and replaceable:  # a test swapping a student's function for a reference one
+                self.session.functions.pop(name, None)
                 self.session.request("setglobal", name, value)
                 return
         dict.__setitem__(self, name, value)
@@ -545,6 +590,7 @@ def run_test_cell(
     session = ns.session
     session.output = []
     session.output_chars = 0
+    session.functions.clear()
     error = None
     try:
         code = compile(source, f"<test {name}>", "exec")

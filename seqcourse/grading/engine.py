@@ -265,7 +265,7 @@ def run_notebook(
             )
             return result
         result.startup_seconds = time.perf_counter() - start
-        _run_cells(nb, trusted, kernel, limits, result, rules.blocked_modules)
+        _run_cells(nb, trusted, kernel, limits, result)
     finally:
         result.strays_killed += kernel.close()
         if ids is not None:  # anything of the slot user outside the cgroup (no cgroups: the only kill)
@@ -280,11 +280,9 @@ def _run_cells(
     kernel: _Kernel,
     limits: Limits,
     result: RunResult,
-    blocked: tuple[str, ...],
 ) -> None:
     session = Session(kernel.kc, kernel.km, limits.cell_timeout_s)
     session.max_output_chars = limits.max_output_kb * 1024
-    session.blocked = tuple(blocked)
     ns = Namespace(session)
     result.session = session
     deadline = time.monotonic() + limits.notebook_timeout_s

@@ -28,6 +28,8 @@ __all__ = ["Rules", "Forbid", "RULES_FILE", "load_rules", "ALWAYS_FORBIDDEN"]
 
 RULES_FILE = "grading_rules.toml"
 ALWAYS_FORBIDDEN = ("importlib", "__import__", "sys.modules", "__loader__", "builtins.__import__")
+# reference implementations with the notebooks' signatures, which tests swap in (never an answer's)
+ALWAYS_BLOCKED = ("seqcourse.grading.references",)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Forbid:
 class Rules:
     """What the engine enforces for one assignment."""
 
-    blocked_modules: tuple[str, ...] = ()
+    blocked_modules: tuple[str, ...] = ALWAYS_BLOCKED
     forbid: tuple[Forbid, ...] = field(default_factory=tuple)
 
     def static_flags(self, nb: NotebookNode) -> list[str]:
@@ -125,4 +127,4 @@ def load_rules(assignment_dir: str | Path) -> Rules:
         if not isinstance(rule.get("names"), list) or not isinstance(rule.get("reason"), str):
             raise ValueError(f"{path}: every [[forbid]] needs names = [...] and reason = '...', got {rule}")
         forbid.append(Forbid(tuple(rule["names"]), rule["reason"], tuple(rule.get("cells", ()))))
-    return Rules(tuple(data.get("blocked_modules", ())), tuple(forbid))
+    return Rules((*ALWAYS_BLOCKED, *data.get("blocked_modules", ())), tuple(forbid))

@@ -134,6 +134,14 @@ def claim_slot(first: int = 32, count: int = 64) -> tuple[int, tuple[int, int] |
     raise RuntimeError(f"all {count} grading slots are taken")
 
 
+# the kernel imports the same seqcourse as the grader (-I ignores PYTHONPATH; an editable install may point
+# at another checkout); the rest of that directory is hidden by the sandbox
+_LAUNCH = (
+    "import sys; sys.path.insert(0, {package_parent!r}); "
+    "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()"
+)
+
+
 def kernel_argv(
     workdir: str, ctl: str, limits: Limits, ids: tuple[int, int] | None, cgroup: str | None = None
 ) -> list[str]:
@@ -168,8 +176,8 @@ def kernel_argv(
         "--",
         sys.executable,
         "-I",
-        "-m",
-        "ipykernel_launcher",
+        "-c",
+        _LAUNCH.format(package_parent=os.path.dirname(os.path.dirname(os.path.dirname(__file__)))),
         "-f",
         "{connection_file}",
         "--IPKernelApp.ignore_cwd=True",

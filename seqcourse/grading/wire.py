@@ -7,7 +7,8 @@ with :func:`decode`, which accepts exactly these shapes and nothing else:
 - ``{"$": "tuple", "v": [...]}``: a ``tuple`` (also ``set``, ``frozenset``);
 - ``{"$": "dict", "v": [[k, v], ...]}``: a ``dict`` (also ``OrderedDict``, ``Counter``);
 - ``{"$": "nd", "b": base64}``: a numeric ``numpy.ndarray`` or numpy scalar (``np.load(allow_pickle=False)``);
-- ``{"$": "t", "b": base64, ...}``: a ``torch.Tensor`` (dtype by name; ``grad``: differentiable);
+- ``{"$": "t", "b": base64, ...}``: a ``torch.Tensor`` (dtype by name; ``grad``: differentiable; ``g``: the
+  ``.grad`` of a leaf, e.g. a parameter after the student's backward pass);
 - ``{"$": "h", "id": int, ...}``: a :class:`Handle`, an opaque reference to an object in the student process.
 
 Limits (:data:`MAX_REPLY_BYTES`, :data:`MAX_DEPTH`, :data:`MAX_ITEMS`) bound what one reply may cost; any
@@ -104,13 +105,16 @@ def encode(value: Any, handle: Any, depth: int = 0) -> Any:
         if t.layout != torch.strided:
             t = t.to_dense()
         arr = t.float().numpy() if name == "bfloat16" else t.resolve_conj().numpy()
-        return {
+        node = {
             "$": "t",
             "b": _npy(arr),
             "dtype": name,
             "param": isinstance(value, torch.nn.Parameter),
             "grad": bool(value.requires_grad),
         }
+        if value.is_leaf and isinstance(value.grad, torch.Tensor):  # a parameter's gradient travels with it
+            node["g"] = encode(value.grad, handle, depth + 1)
+        return node
     if type(value) in (list, tuple, set, frozenset):
         items = [encode(v, handle, depth + 1) for v in value]
         return items if type(value) is list else {"$": type(value).__name__, "v": items}
@@ -165,6 +169,11 @@ def _tensor(node: dict) -> Any:
         t = torch.nn.Parameter(t, requires_grad=bool(node.get("grad")))
     if node.get("grad") is True:
         t._remote_grad = True  # an output the student's graph can differentiate (see checker._attach_graph)
+    if isinstance(node.get("g"), dict) and node["g"].get("$") == "t":
+        grad = _tensor(node["g"])
+        if grad.shape != t.shape or grad.dtype != t.dtype:
+            raise WireError("a gradient does not match its tensor")
+        t.grad = grad
     return t
 
 
