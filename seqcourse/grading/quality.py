@@ -4,9 +4,10 @@
 
 One ``seqcourse-grade`` run grades, as students of a private course, the instructor's solution ``N`` times
 (each copy starts with a cell that seeds Python's, NumPy's and torch's global generators in the student's
-kernel with another seed; the checker's own generators are seeded afresh in every worker), the released
-notebook and every mutant of ``tests/mutants/<id>.py`` (plausible wrong answers, see
-:mod:`seqcourse.grading.mutants`), both with seed 0.
+kernel with another seed; in the checker, Python's and NumPy's start from fresh entropy in every worker
+process, torch's from its fixed default), the released notebook and every mutant of
+``tests/mutants/<id>.py`` (plausible wrong answers, see :mod:`seqcourse.grading.mutants`), both with
+seed 0.
 ``DIR/quality.html`` (offline, everything escaped) shows
 
 - the matrix mutants x test cells: which test catches which wrong answer, each part's score against its
