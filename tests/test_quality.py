@@ -183,12 +183,12 @@ def test_a_flaky_test_and_toothless_tests_and_mutants_fail_the_report(tmp_path: 
         'MUTANTS = [Mutant("only_a_comment", breaks=set(), '
         'edits={"c_conv_answer": [("return (size", "# the same\\n    return (size")]})]\n'
     )
-    argv = ["quality", AID, "--source", str(source), "--mutants", str(mutants), "--seeds", "3"]
+    argv = ["quality", AID, "--source", str(source), "--mutants", str(mutants), "--seeds", "2"]
     code = cli.main([*argv, "--workers", "2", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 1
-    # random.seed(0|1|2).random() = 0.84, 0.13, 0.96: the draw test fails with seed 1 only (mutants: seed 0)
-    assert "flaky test a_test_draw: the solution scored [0.0, 1.0] over 3 seeds" in err
+    # random.seed(0|1).random() = 0.84, 0.13: the draw test fails with seed 1 only (mutants: seed 0)
+    assert "flaky test a_test_draw: the solution scored [0.0, 1.0] over 2 seeds" in err
     assert "toothless mutant only_a_comment: it loses no points" in err
     assert "toothless test c_test_hidden: no mutant fails it" in err
     page = (tmp_path / "out" / "quality.html").read_text(encoding="utf-8")
