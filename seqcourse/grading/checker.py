@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import collections
 import contextlib
 import functools
 import inspect
@@ -187,6 +188,8 @@ class Session:
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     def _pid(self, value: Any, leaves: list) -> Any:
+        if type(value) in _PLAIN:  # most of what a pickle holds: decided without a lookup
+            return None
         if isinstance(value, RemoteMethod):
             value = value._resolve()
         if isinstance(value, RemoteObject):
@@ -397,6 +400,9 @@ class Session:
         return value
 
 
+_PLAIN = frozenset(
+    (str, int, float, bool, bytes, type(None), list, tuple, dict, set, frozenset, collections.OrderedDict)
+)
 _FUNCTIONS = (
     types.FunctionType,
     types.MethodType,
