@@ -25,8 +25,8 @@ JOB = ROOT / "deploy" / "k8s" / "grading-job.yaml"
 def _submissions(dest: Path) -> dict[str, str]:
     """42 students: 21 full solutions, 15 with one plausible wrong answer (partial), 6 untouched releases.
 
-    The wrong answers are the grading fixtures' (``tests/fixtures/grading/cases.py``: one per answer cell,
-    a00 has no file in ``tests/mutants/``); a00 is the cheapest assignment to grade.
+    The wrong answers are the grading fixtures' (``tests/fixtures/grading/cases.py``: one per answer cell);
+    a00 is the cheapest assignment to grade.
     """
     spec = importlib.util.spec_from_file_location("grading_cases", ROOT / "tests/fixtures/grading/cases.py")
     cases = importlib.util.module_from_spec(spec)

@@ -44,27 +44,38 @@ class _Blocker(importlib.abc.MetaPathFinder):
     def __init__(self, blocked: list[str]) -> None:
         self.blocked = tuple(blocked)
         self.trusted = 0
+        self.kept: dict[str, Any] = {}  # blocked modules the checker's objects needed, out of sys.modules
+
+    def _is_blocked(self, name: str) -> bool:
+        return any(name == b or name.startswith(b + ".") for b in self.blocked)
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if not self.trusted and any(name == b or name.startswith(b + ".") for b in self.blocked):
+        if not self.trusted and self._is_blocked(name):
             raise ModuleNotFoundError(f"{name} is not available while this assignment is graded", name=name)
         return None
 
     @contextlib.contextmanager
     def lifted(self) -> Any:
+        """Allow blocked imports for the agent; afterwards take them out of ``sys.modules`` again, so that
+        an ``import`` in the student's code still fails (the modules are put back for the next lift, which
+        keeps one copy of each class)."""
+        if not self.trusted:
+            sys.modules.update(self.kept)
         self.trusted += 1
         try:
             yield
         finally:
             self.trusted -= 1
+            if not self.trusted:
+                for name in [n for n in sys.modules if self._is_blocked(n)]:
+                    self.kept[name] = sys.modules.pop(name)
 
 
 def install(blocked: list[str], namespace: dict) -> Agent:
     """Block ``blocked`` modules and put the agent into the kernel's namespace; called once at start-up."""
-    for name in list(sys.modules):
-        if any(name == b or name.startswith(b + ".") for b in blocked):
-            del sys.modules[name]
     blocker = _Blocker(blocked)
+    for name in [n for n in sys.modules if blocker._is_blocked(n)]:
+        del sys.modules[name]
     sys.meta_path.insert(0, blocker)
     agent = Agent(namespace, blocker)
     namespace["__seqcourse_agent__"] = agent
@@ -80,6 +91,7 @@ class Agent:
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(obj) -> handle id, so one object keeps one handle
         self.graphs: OrderedDict[int, tuple[list, list]] = OrderedDict()
+        self.mirrors: dict[int, Any] = {}  # copies of the checker's modules, by the checker's number
         self._input = builtins.input
         self.next_graph = 0
 
@@ -120,6 +132,9 @@ class Agent:
     def _unpickle(self, payload: str, leaves: list) -> Any:
         import base64
 
+        return self._unpickle_bytes(base64.b64decode(payload), leaves)
+
+    def _unpickle_bytes(self, data: bytes, leaves: list) -> Any:
         agent = self
 
         class Loader(pickle.Unpickler):
@@ -131,7 +146,7 @@ class Agent:
                     return super().find_class(module, name)
 
         with self.blocker.lifted():  # torch for tensor arguments, even where the student may not import it
-            return Loader(BytesIO(base64.b64decode(payload))).load()
+            return Loader(BytesIO(data)).load()
 
     def _load_pid(self, pid: tuple, leaves: list) -> Any:
         kind = pid[0]
@@ -141,6 +156,17 @@ class Agent:
             return _Callback(self, pid[1])
         if kind == "cbo":
             return _CheckerObject(self, pid[1])
+        if kind == "mnew":  # a checker module sent whole; kept, so that the next call can name it
+            value = self._unpickle_bytes(pid[2], leaves)
+            self.mirrors[pid[1]] = value
+            return value
+        if kind == "m":
+            if pid[1] not in self.mirrors:
+                raise _MirrorLost(f"no copy {pid[1]} of a checker module here")
+            value = self.mirrors[pid[1]]
+            tensors = _module_tensors(value)
+            leaves.append(("m", tensors, [t._version for t in tensors]))
+            return value
         if kind == "nd":
             value = _array(pid[1])
         elif kind == "t":
@@ -262,6 +288,12 @@ def _writeback(leaves: list) -> list:
 
     changed = []
     for index, (kind, value, before) in enumerate(leaves):
+        if kind == "m":  # a kept module: the tensors whose version moved, by position
+            pairs = enumerate(zip(value, before, strict=True))
+            moved = [[k, t.detach()] for k, (t, version) in pairs if t._version != version]
+            if moved:
+                changed.append([index, {"module": moved}])
+            continue
         if kind == "t":
             now = value.detach()
             same = now.shape == before.shape and bool(
@@ -275,6 +307,15 @@ def _writeback(leaves: list) -> list:
         if not same:
             changed.append([index, now])
     return changed
+
+
+class _MirrorLost(LookupError):
+    """The checker named a module copy this process does not hold (the checker then sends it whole)."""
+
+
+def _module_tensors(module: Any) -> list:
+    """Parameters, then buffers, in the order both processes enumerate them."""
+    return [*module.parameters(), *module.buffers()]
 
 
 def _collect_grad_outputs(value: Any, outs: list) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import collections
 import contextlib
 import functools
 import inspect
@@ -173,6 +174,10 @@ class Session:
         self.rng_sent = b""
         self.methods: set[tuple[str, str]] = set()  # (student type, attribute) known to be methods
         self.functions: dict[str, RemoteObject] = {}  # student globals that are callables, per test cell
+        # checker modules the student process holds a copy of: id -> (module, fingerprint, number)
+        self.mirrors: dict[int, tuple[Any, tuple, int]] = {}
+        self._whole = False  # pickling a module whole: its submodules travel inside it
+        self.next_mirror = 0
 
     # ----------------------------------------------------------------------------------- pickling
     def _pickle(self, obj: Any, leaves: list) -> str:
@@ -187,6 +192,8 @@ class Session:
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     def _pid(self, value: Any, leaves: list) -> Any:
+        if type(value) in _PLAIN:  # most of what a pickle holds: decided without a lookup
+            return None
         if isinstance(value, RemoteMethod):
             value = value._resolve()
         if isinstance(value, RemoteObject):
@@ -208,6 +215,9 @@ class Session:
             if type(value) is torch.Generator:
                 leaves.append(value)
                 return ("gen", _npy_bytes(value.get_state().numpy()))
+            if isinstance(value, torch.nn.Module) and not self._whole:
+                if type(value).__module__ != "__main__":
+                    return self._module_pid(value, leaves)
         if isinstance(value, _FUNCTIONS):
             return None if _by_reference(value) else ("cb", self._register(value))
         if isinstance(value, type):
@@ -215,6 +225,40 @@ class Session:
         if str(getattr(type(value), "__module__", "")) == "__main__":
             return ("cbo", self._register(value))  # a test's own object stays here: attributes are callbacks
         return None  # library objects (the course's reference models included) travel by value
+
+    def _module_pid(self, module: Any, leaves: list) -> tuple:
+        """A checker module is sent whole once; later calls name the student process's copy of it.
+
+        The copy is reused while the module's tensors are the same objects at the same version (``_version``
+        counts in-place changes) and its train/eval flags are unchanged; the student's in-place changes to the
+        copy are written back tensor by tensor (:func:`_write_back`), which moves the versions here, so the
+        next call sends the module whole again.
+        """
+        tensors = [*module.parameters(), *module.buffers()]
+        fingerprint = (
+            tuple((id(t), t._version) for t in tensors),
+            tuple(m.training for m in module.modules()),
+        )
+        known = self.mirrors.get(id(module))
+        if known is not None and known[0] is module and known[1] == fingerprint:
+            leaves.append(_Mirror(tensors))
+            return ("m", known[2])
+        self.next_mirror += 1
+        number = self.next_mirror
+        self.mirrors[id(module)] = (module, fingerprint, number)
+        self._whole = True
+        try:
+            buf = io.BytesIO()
+            session = self
+
+            class Pickler(pickle.Pickler):
+                def persistent_id(self, value: Any) -> Any:
+                    return None if value is module else session._pid(value, leaves)
+
+            Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(module)
+        finally:
+            self._whole = False
+        return ("mnew", number, buf.getvalue())
 
     def _register(self, value: Any) -> int:
         key = len(self.callbacks) + 1
@@ -239,6 +283,10 @@ class Session:
             err = value["err"]
             if not (isinstance(err, list) and len(err) == 2):
                 raise WireError("malformed error reply")
+            if err[0] == "_MirrorLost" and self.mirrors:  # send every module whole, once
+                self.mirrors.clear()
+                leaves.clear()
+                return self.request(op, *args, leaves=leaves)
             raise remote_exception(err[0], err[1])
         if "ok" not in value:
             raise WireError("reply without a result")
@@ -397,6 +445,9 @@ class Session:
         return value
 
 
+_PLAIN = frozenset(
+    (str, int, float, bool, bytes, type(None), list, tuple, dict, set, frozenset, collections.OrderedDict)
+)
 _FUNCTIONS = (
     types.FunctionType,
     types.MethodType,
@@ -443,6 +494,9 @@ def _write_back(leaves: list, back: Any) -> None:
         ):
             raise WireError("malformed write-back entry")
         target, new = leaves[item[0]], item[1]
+        if isinstance(target, _Mirror):
+            target.write_back(new)
+            continue
         if isinstance(target, np.ndarray) and isinstance(new, np.ndarray) and new.shape == target.shape:
             if target.flags.writeable:
                 target[...] = new
@@ -453,6 +507,28 @@ def _write_back(leaves: list, back: Any) -> None:
             if new.shape == target.shape:
                 with torch.no_grad():
                     target.copy_(new.to(target.dtype))
+
+
+class _Mirror:
+    """A write-back target: the tensors of a checker module the student process holds a copy of."""
+
+    def __init__(self, tensors: list) -> None:
+        self.tensors = tensors
+
+    def write_back(self, new: Any) -> None:
+        torch = _torch()
+        moved = new.get("module") if isinstance(new, dict) else None
+        if not isinstance(moved, list):
+            raise WireError("malformed module write-back")
+        for pair in moved:
+            if not (isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int):
+                raise WireError("malformed module write-back entry")
+            k, tensor = pair
+            if 0 <= k < len(self.tensors) and isinstance(tensor, torch.Tensor):
+                target = self.tensors[k]
+                if tensor.shape == target.shape:
+                    with torch.no_grad():
+                        target.copy_(tensor.to(target.dtype))
 
 
 def _grad_outputs(value: Any, found: list, rebuild: Callable[[Any], Any] | None = None) -> Any:

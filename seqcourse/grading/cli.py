@@ -1,12 +1,14 @@
 """``seqcourse-grade``: grade untrusted submissions securely, in parallel, resumably, with reports.
 
     seqcourse-grade ASSIGNMENT SUBMISSIONS --out DIR [--workers N] [--db-url URL] [--force]
-    seqcourse-grade similarity | export | late | shard ...   (instructor tools, see each module's help)
+    seqcourse-grade similarity | export | late | quality | verify | shard ...   (instructor tools, see each
+    module's help)
 
-Writes ``DIR/grades.csv``, ``DIR/feedback/<student>/<notebook>.html`` (hidden tests removed),
-``DIR/summary.html``, the instructor's ``DIR/autograded/`` notebooks and the private course with its
-gradebook in ``DIR/course/``. Exits 0 when every student was graded (or flagged), 1 when any ended in
-error, 2 on a usage or setup problem.
+Writes ``DIR/grades.csv`` (with the digests of each grade's submission, source and environment; the
+environment itself in ``DIR/grades.environment.json``), ``DIR/feedback/<student>/<notebook>.html`` (hidden
+tests removed), ``DIR/summary.html``, the instructor's ``DIR/autograded/`` notebooks and the private course
+with its gradebook in ``DIR/course/``. Exits 0 when every student was graded (or flagged), 1 when any ended
+in error, 2 on a usage or setup problem.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from seqcourse.grading import course as course_mod
-from seqcourse.grading.pipeline import GradeConfig, StudentResult, course_location, grade
+from seqcourse.grading.pipeline import GradeConfig, StudentResult, _source_digest, course_location, grade
+from seqcourse.grading.provenance import environment, environment_sha256, write_environment
 from seqcourse.grading.report import write_grades_csv, write_summary
 from seqcourse.grading.sandbox import Limits
 
@@ -72,6 +75,11 @@ def write_reports(cfg: GradeConfig, results: Sequence[StudentResult]) -> list[di
             for cell in nb.grade_cells:
                 part = cell.name.split("_", 1)[0]
                 part_max[part] = part_max.get(part, 0.0) + float(cell.max_score)
+    env = environment()
+    provenance = {
+        "source_sha256": _source_digest(cfg.source_root / cfg.assignment_id),
+        "environment_sha256": environment_sha256(env),
+    }
     rows, failed = [], Counter()
     for r in results:
         rec = scores.get(r.student_id) if r.status != "error" else None
@@ -84,6 +92,8 @@ def write_reports(cfg: GradeConfig, results: Sequence[StudentResult]) -> list[di
                 "score": rec["score"] if rec else 0.0,
                 "max_score": rec["max_score"] if rec else max_total,
                 "parts": {p: v["score"] for p, v in rec["parts"].items()} if rec else {},
+                "submission_sha256": r.digest,
+                **provenance,
             }
         )
         if rec:
@@ -91,6 +101,7 @@ def write_reports(cfg: GradeConfig, results: Sequence[StudentResult]) -> list[di
                 k for k, c in rec["cells"].items() if c["autograded"] and c["score"] < c["max_score"]
             )
     write_grades_csv(rows, sorted(part_max), cfg.out / "grades.csv")
+    write_environment(cfg.out / "grades.csv", env)
     sandbox = next((r.sandbox for r in results if r.sandbox), {})
     notes = [f"sandbox: {k}: {v}" for k, v in sandbox.items() if k != "pid"]
     write_summary(
@@ -123,6 +134,8 @@ TOOLS = {
     "similarity": "seqcourse.grading.similarity",
     "export": "seqcourse.grading.lms",
     "late": "seqcourse.grading.late",
+    "quality": "seqcourse.grading.quality",
+    "verify": "seqcourse.grading.verify",
     "shard": "seqcourse.grading.shard",  # grading across machines: enqueue / work / report
 }
 

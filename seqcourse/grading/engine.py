@@ -58,6 +58,7 @@ class RunResult:
     startup_seconds: float = 0.0  # kernel start + agent install
     student_seconds: float = 0.0  # student cells in the kernel
     checker_seconds: float = 0.0  # test cells, proxies included
+    test_seconds: dict[str, float] = field(default_factory=dict)  # grade id -> seconds of that test cell
     notes: list[str] = field(default_factory=list)
     session: Any = None
 
@@ -304,7 +305,8 @@ def _run_cells(
                     cell.outputs.append(_stream(text[:max_bytes]))
                 if error is not None:
                     cell.outputs.append(_error(*error))
-            result.checker_seconds += time.perf_counter() - t0
+            result.test_seconds[grade_id] = time.perf_counter() - t0
+            result.checker_seconds += result.test_seconds[grade_id]
             result.completed.add(index)
             if session.dead:
                 result.died_at = index

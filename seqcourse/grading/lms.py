@@ -90,14 +90,19 @@ def read_roster(path: Path) -> list[Roster]:
 
 
 def read_grades(path: Path) -> tuple[list[dict[str, str]], list[str]]:
-    """The rows of a ``grades.csv`` and its per-part columns (everything after ``reason``)."""
+    """The rows of a ``grades.csv`` and its per-part columns (after ``reason``, without the late-policy
+    and provenance columns)."""
+    from seqcourse.grading.late import LATE_COLUMNS
+    from seqcourse.grading.provenance import PROVENANCE_COLUMNS
+
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         base = ["student_id", "score", "max_score", "status", "reason"]
         if header[:5] != base:
             raise ValueError(f"{path}: expected a grades.csv starting with {base}, got {header[:5]}")
-        return list(reader), header[5:]
+        extra = {*LATE_COLUMNS, *PROVENANCE_COLUMNS}
+        return list(reader), [c for c in header[5:] if c not in extra]
 
 
 def part_maxima(source: Path) -> dict[str, float]:

@@ -44,7 +44,15 @@ from seqcourse.grading.course import (
     submit,
 )
 
-__all__ = ["Mutant", "answer_cells", "apply_edits", "fill_release", "grade_mutants", "check_graded"]
+__all__ = [
+    "Mutant",
+    "load_mutants",
+    "answer_cells",
+    "apply_edits",
+    "fill_release",
+    "grade_mutants",
+    "check_graded",
+]
 
 _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 
@@ -61,6 +69,24 @@ class Mutant:
     breaks: frozenset[str] | set[str]
     edits: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
     partial: bool = False
+
+
+def load_mutants(path: Path) -> list[Mutant]:
+    """The ``MUTANTS`` list of a mutants file such as ``tests/mutants/<id>.py``."""
+    import importlib.util
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no mutants file {path} (a Python file with MUTANTS = [Mutant(...), ...])")
+    spec = importlib.util.spec_from_file_location(f"mutants_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = list(getattr(module, "MUTANTS", []))
+    if not found or not all(isinstance(m, Mutant) for m in found):
+        raise ValueError(f"{path}: MUTANTS must be a non-empty list of Mutant, got {found!r:.200}")
+    if len({m.name for m in found}) != len(found):
+        raise ValueError(f"{path}: mutant names must be unique")
+    return found
 
 
 def answer_cells(source: nbformat.NotebookNode) -> dict[str, str]:

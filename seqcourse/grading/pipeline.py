@@ -99,6 +99,7 @@ class StudentResult:
     sandbox: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     timing: dict[str, float] = field(default_factory=dict)  # startup / student / checker seconds
+    test_seconds: dict[str, float] = field(default_factory=dict)  # grade id -> seconds of each test cell
 
 
 def state_file(out: Path, student: str) -> Path:
@@ -322,6 +323,7 @@ class _Grader:
                 ("checker", run.checker_seconds),
             ):
                 result.timing[key] = result.timing.get(key, 0.0) + value
+            result.test_seconds.update(run.test_seconds)
             result.sandbox = {**run.sandbox, "isolation": isolation_plan()[1]}
             if run.start_error:
                 result.status = "error"

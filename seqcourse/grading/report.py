@@ -134,10 +134,13 @@ def write_feedback(nb: NotebookNode, path: Path, title: str) -> Path:
 
 
 def write_grades_csv(rows: Sequence[dict[str, Any]], parts: Sequence[str], path: Path) -> Path:
-    """One row per student: id, score, max_score, status, reason, then one column per part."""
+    """One row per student: id, score, max_score, status, reason, one column per part, then the digests of
+    what the grade was computed from (:data:`seqcourse.grading.provenance.PROVENANCE_COLUMNS`)."""
+    from seqcourse.grading.provenance import PROVENANCE_COLUMNS
+
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student_id", "score", "max_score", "status", "reason", *parts])
+        writer.writerow(["student_id", "score", "max_score", "status", "reason", *parts, *PROVENANCE_COLUMNS])
         for row in rows:
             writer.writerow(
                 [
@@ -147,6 +150,7 @@ def write_grades_csv(rows: Sequence[dict[str, Any]], parts: Sequence[str], path:
                     row["status"],
                     row["reason"],
                     *(f"{row['parts'].get(p, 0.0):g}" for p in parts),
+                    *(row.get(c, "") for c in PROVENANCE_COLUMNS),
                 ]
             )
     return path
