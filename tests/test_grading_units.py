@@ -168,6 +168,8 @@ def test_sensitive_paths_keeps_only_the_import_path(tmp_path):
     (tmp_path / ".venv").symlink_to(tmp_path / "shared-venv")  # a linked venv stays reachable
     hidden = sensitive_paths([tmp_path], keep=[tmp_path / "shared-venv" / "lib", tmp_path / "seqcourse"])
     assert sorted(Path(p).name for p in hidden) == [".git", "gradebook.db", "solutions", "tests"]
+    (tmp_path / "shared-venv" / "lib").mkdir()
+    assert sensitive_paths([tmp_path / "shared-venv"], keep=[tmp_path]) == []  # inside a kept path
 
 
 def _after(argv: list[str], *flags: str) -> list[str]:

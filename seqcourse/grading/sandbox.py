@@ -375,7 +375,9 @@ def sensitive_paths(roots: Iterable[str], keep: Iterable[str]) -> list[str]:
 
     Used to hide a course repository (solutions/, tests/, .git/, gradebook.db, ...) while keeping the
     virtual environment and the package that kernels import (:func:`kernel_keep_paths`). An entry that is a
-    symbolic link is kept when its target leads to a kept path (e.g. ``.venv`` linked to a shared one).
+    symbolic link is kept when its target leads to a kept path (e.g. ``.venv`` linked to a shared one); an
+    entry inside a kept path is never hidden (a package installed into site-packages, not from a checkout,
+    makes ``roots`` the interpreter's own library folder).
     """
     keep_real = [os.path.realpath(k) for k in keep]
     hidden: list[str] = []
@@ -385,8 +387,9 @@ def sensitive_paths(roots: Iterable[str], keep: Iterable[str]) -> list[str]:
             continue
         for name in sorted(os.listdir(root)):
             path = os.path.join(root, name)
-            if any(_under(k, p) for k in keep_real for p in (path, os.path.realpath(path))):
-                continue
+            real = os.path.realpath(path)
+            if any(_under(k, p) or _under(p, k) for k in keep_real for p in (path, real)):
+                continue  # leads to a kept path, or lies inside one (e.g. the stdlib under base_prefix)
             hidden.append(path)
     return hidden
 
