@@ -340,11 +340,11 @@ class _Callback:
         self.agent, self.key = agent, key
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        import torch
-
-        tensors = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
-        if torch.is_grad_enabled() and tensors:
-            return _CallbackGrad.apply(self, args, kwargs, *tensors)
+        torch = sys.modules.get("torch")  # not imported for the protocol: a02 blocks torch
+        if torch is not None and torch.is_grad_enabled():
+            tensors = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+            if tensors:
+                return _CallbackGrad.apply(self, args, kwargs, *tensors)
         return self.agent.callback(self.key, args, kwargs)
 
 

@@ -35,7 +35,14 @@ from nbformat import NotebookNode
 
 from seqcourse.grading.checker import Namespace, Session, run_test_cell
 from seqcourse.grading.rules import Rules
-from seqcourse.grading.sandbox import Limits, cgroups_available, kernel_argv, kill_cgroup, kill_user_processes
+from seqcourse.grading.sandbox import (
+    Limits,
+    cgroups_available,
+    kernel_argv,
+    kernel_process,
+    kill_cgroup,
+    kill_user_processes,
+)
 
 __all__ = ["RunResult", "run_notebook", "is_test_cell", "is_setup_cell", "trusted_sources"]
 
@@ -257,7 +264,8 @@ def run_notebook(
         result.seconds = time.perf_counter() - start
         return result
     try:
-        result.sandbox = _measure_isolation(kernel.pid)
+        # with bubblewrap the process started is bubblewrap's monitor: measure the kernel below it
+        result.sandbox = _measure_isolation(kernel_process(kernel.pid) if kernel.pid else None)
         outs, status = _execute(kernel, _INSTALL.format(blocked=list(rules.blocked_modules)), 120, 1 << 16)
         if status != "ok":
             result.start_error = f"the grading agent could not be installed ({status}): " + " ".join(
