@@ -442,18 +442,27 @@ def _enter_cgroup(name: str, memory_mb: int, nproc: int) -> None:
             fh.write(str(os.getpid()))
 
 
+def _cgroup_pids(dirs: list[str]) -> set[int]:
+    pids: set[int] = set()
+    for folder in dirs:
+        try:
+            with open(os.path.join(folder, "cgroup.procs")) as fh:
+                pids.update(int(x) for x in fh.read().split())
+        except OSError:
+            continue
+    return pids
+
+
 def kill_cgroup(name: str) -> int:
     """SIGKILL every process of a kernel's cgroup until none is left, then remove the cgroups; the count."""
     killed: set[int] = set()
     dirs = _cgroup_dirs(name)
+    for _ in range(50):  # up to 0.5 s for the kernel's own processes to exit after its shutdown
+        if not _cgroup_pids(dirs):
+            break
+        time.sleep(0.01)
     for _ in range(200):
-        pids = set()
-        for folder in dirs:
-            try:
-                with open(os.path.join(folder, "cgroup.procs")) as fh:
-                    pids.update(int(x) for x in fh.read().split())
-            except OSError:
-                continue
+        pids = _cgroup_pids(dirs)
         if not pids:
             break
         for pid in pids:
