@@ -348,6 +348,33 @@ def test_rules_flag_forbidden_names_in_answer_cells(tmp_path):
         load_rules(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        'hook = globals()["__seq" + "course_agent__"]',
+        'imp = vars(__builtins__)["__imp" + "ort__"]',
+        "import sys\nns = sys._getframe(1).f_globals",
+        "import inspect\nns = inspect.currentframe().f_back.f_locals",
+        "ip = get_ipython()",
+        "import gc\nobjs = gc.get_objects()",
+        "subs = object.__subclasses__()",
+        "g = f.__globals__",
+        'exec("x = 1")',
+    ],
+)
+def test_rules_flag_introspection_that_can_reach_the_agent(source):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_answer("a_answer", source)]
+    assert any("introspection" in f for f in Rules().static_flags(nb)), source
+
+
+def test_rules_do_not_flag_ordinary_answers_for_introspection():
+    nb = nbformat.v4.new_notebook()
+    source = "model.eval()\nvalues = {k: v for k, v in params.items()}\nx = getattr(m, 'W')"
+    nb.cells = [_answer("a_answer", source)]
+    assert Rules().static_flags(nb) == []
+
+
 def _answer(grade_id: str, source: str) -> nbformat.NotebookNode:
     meta = {"grade": False, "solution": True, "locked": False, "grade_id": grade_id}
     return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})

@@ -23,7 +23,8 @@ transitively, every cell of the student that defines a name a checked cell uses 
 
 A rule that matches does not change a score: the submission is ``flagged`` for a TA with the reason.
 Every assignment also gets :data:`ALWAYS_FORBIDDEN` (dynamic imports that would reach a blocked module,
-the grading agent in the student process) and :data:`ALWAYS_BLOCKED`.
+the grading agent in the student process), :data:`INTROSPECTION` (the ways computed names reach either) and
+:data:`ALWAYS_BLOCKED`.
 The file is excluded from the release by ``nbgrader_config.py``.
 """
 
@@ -39,7 +40,7 @@ from pathlib import Path
 import tomllib
 from nbformat import NotebookNode
 
-__all__ = ["Rules", "Forbid", "RULES_FILE", "load_rules", "ALWAYS_FORBIDDEN"]
+__all__ = ["Rules", "Forbid", "RULES_FILE", "load_rules", "ALWAYS_FORBIDDEN", "INTROSPECTION"]
 
 RULES_FILE = "grading_rules.toml"
 ALWAYS_FORBIDDEN = (
@@ -50,6 +51,25 @@ ALWAYS_FORBIDDEN = (
     "__loader__",
     "builtins.__import__",
     "__seqcourse_agent__",
+)
+# introspection that reaches the interpreter's namespaces, frames or builtins, through which computed names
+# can find the grading agent, its import hook or a blocked module; answers to these assignments never need it
+INTROSPECTION = (
+    "globals",
+    "vars",
+    "locals",
+    "exec",
+    "__builtins__",
+    "__globals__",
+    "__subclasses__",
+    "get_ipython",
+    "f_globals",
+    "f_locals",
+    "f_back",
+    "_getframe",
+    "currentframe",
+    "gc",
+    "ctypes",
 )
 # reference implementations with the notebooks' signatures, which tests swap in (never an answer's)
 ALWAYS_BLOCKED = ("seqcourse.grading.references",)
@@ -94,6 +114,7 @@ class Rules:
         checks = [
             *self.forbid,
             Forbid(ALWAYS_FORBIDDEN, "dynamic imports and the grading agent are not allowed in answers"),
+            Forbid(INTROSPECTION, "introspection of the interpreter (namespaces, frames, builtins)"),
             Forbid((*self.blocked_modules, *self.hidden_modules), "imports a module this assignment blocks"),
         ]
         for rule in checks:
