@@ -117,9 +117,21 @@ def test_seeded_copies_start_with_their_seed_and_reject_bad_seeds() -> None:
     copy = quality.seeded(nb, 7)
     assert "torch.manual_seed(7)" in copy.cells[0].source and copy.cells[1:] == nb.cells
     assert len(nb.cells) == len(copy.cells) - 1  # the original is not changed
+    assert "torch" not in quality.seeded(nb, 7, torch=False).cells[0].source
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="seed must be a non-negative int"):
             quality.seeded(nb, bad)
+
+
+@pytest.mark.parametrize("assignment", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+def test_seed_cell_is_never_flagged_by_the_assignments_rules(assignment: str) -> None:
+    """The seed cell is read like a student's cell: it must pass every assignment's static checks."""
+    from seqcourse.grading.rules import load_rules
+
+    rules = load_rules(ROOT / "solutions" / assignment)
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    copy = quality.seeded(nb, 3, quality.torch_allowed(rules))
+    assert rules.static_flags(copy, nb) == []
 
 
 # ------------------------------------------------------------------------------------ end to end (a00)

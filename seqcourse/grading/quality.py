@@ -4,8 +4,9 @@
 
 One ``seqcourse-grade`` run grades, as students of a private course, the instructor's solution ``N`` times
 (each copy starts with a cell that seeds Python's, NumPy's and torch's global generators in the student's
-kernel with another seed; in the checker, Python's and NumPy's start from fresh entropy in every worker
-process, torch's from its fixed default), the released notebook and every mutant of
+kernel with another seed; torch's only where the assignment's grading rules allow torch in answers; in the
+checker, Python's and NumPy's start from fresh entropy in every worker process, torch's from its fixed
+default), the released notebook and every mutant of
 ``tests/mutants/<id>.py`` (plausible wrong answers, see :mod:`seqcourse.grading.mutants`), both with
 seed 0.
 ``DIR/quality.html`` (offline, everything escaped) shows
@@ -41,20 +42,30 @@ from seqcourse.grading.mutants import (
     fill_release,
     load_mutants,
 )
+from seqcourse.grading.rules import Rules, load_rules
 
-__all__ = ["Quality", "seed_name", "seeded", "build_submissions", "analyse", "write_html", "run", "main"]
+__all__ = [
+    "Quality",
+    "seed_name",
+    "seeded",
+    "torch_allowed",
+    "build_submissions",
+    "analyse",
+    "write_html",
+    "run",
+    "main",
+]
 
 SEED_CELL = """\
 # added by the grader quality report: this run's seed for the global random generators
 import random
 
 import numpy as np
-import torch
 
 random.seed({seed})
 np.random.seed({seed})
-torch.manual_seed({seed})
 """
+TORCH_SEED = "import torch\n\ntorch.manual_seed({seed})\n"
 
 
 def seed_name(seed: int) -> str:
@@ -62,13 +73,21 @@ def seed_name(seed: int) -> str:
     return f"solution-seed{seed}"
 
 
-def seeded(nb: nbformat.NotebookNode, seed: int) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose first cell seeds ``random``, NumPy and torch in the student's kernel."""
+def seeded(nb: nbformat.NotebookNode, seed: int, torch: bool = True) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose first cell seeds ``random``, NumPy and (with ``torch``) torch in the kernel."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     out = nbformat.from_dict(nb)
-    out.cells.insert(0, nbformat.v4.new_code_cell(SEED_CELL.format(seed=seed)))
+    source = SEED_CELL + (TORCH_SEED if torch else "")
+    out.cells.insert(0, nbformat.v4.new_code_cell(source.format(seed=seed)))
     return out
+
+
+def torch_allowed(rules: Rules) -> bool:
+    """Whether the seed cell may use torch: the assignment's rules neither hide, block nor forbid it (the
+    static checks read the added cell like any cell of the student's)."""
+    names = [*rules.blocked_modules, *rules.hidden_modules, *(n for f in rules.forbid for n in f.names)]
+    return not any(n == "torch" or n.startswith("torch.") for n in names)
 
 
 def build_submissions(
@@ -85,13 +104,14 @@ def build_submissions(
     name = Path(source_nb).name
     source = nbformat.read(source_nb, as_version=4)
     release = nbformat.read(release_nb, as_version=4)
+    torch = torch_allowed(load_rules(Path(source_nb).parent))
     names = [seed_name(s) for s in range(seeds)]
     reserved = {*names, "release"}
     for seed, student in enumerate(names):
         (dest / student).mkdir(parents=True, exist_ok=True)
-        nbformat.write(seeded(source, seed), dest / student / name)
+        nbformat.write(seeded(source, seed, torch), dest / student / name)
     (dest / "release").mkdir(parents=True, exist_ok=True)
-    release = seeded(release, 0)
+    release = seeded(release, 0, torch)
     nbformat.write(release, dest / "release" / name)
     answers = answer_cells(source)
     for mutant in mutants:
