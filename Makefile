@@ -11,7 +11,7 @@ APT_PACKAGES := chromium postgresql fonts-noto-cjk bubblewrap
 BUILD_DIR    := _build
 HOST         ?= 127.0.0.1
 PORT         ?= 8000
-PYTEST_ARGS  ?=
+PYTEST_ARGS  ?= --durations=40
 
 .PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade student-edition hub hub-stop bench gpu-check clean help
 
