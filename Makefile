@@ -13,7 +13,7 @@ HOST         ?= 127.0.0.1
 PORT         ?= 8000
 PYTEST_ARGS  ?= --durations=40
 
-.PHONY: setup python-env node-env apt-env vendor book test unit lint serve release grade student-edition hub hub-stop bench gpu-check clean help
+.PHONY: setup python-env node-env apt-env vendor book test test-exhaustive unit lint serve release grade student-edition hub hub-stop bench gpu-check clean help
 
 help:
 	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
@@ -71,10 +71,14 @@ book: setup
 	@echo "The book is at $(abspath $(BUILD_DIR))/html/index.html"
 
 test: book
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not exhaustive" $(PYTEST_ARGS)
+
+# every mutant of every assignment through nbgrader autograde as well (make test: solution and release there)
+test-exhaustive: book
+	$(PY) -m pytest -m exhaustive $(PYTEST_ARGS)
 
 unit: setup
-	$(PY) -m pytest -m "not book" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not book and not exhaustive" $(PYTEST_ARGS)
 
 lint: python-env
 	$(VENV)/bin/ruff check .

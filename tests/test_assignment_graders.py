@@ -2,11 +2,13 @@
 
 For each ``solutions/<id>/`` (except the warm-up, tested in ``test_autograde_a00.py`` and
 ``test_grading_pipeline.py``): the solution gets full autograded marks, the released notebook zero, and every
-mutant in ``tests/mutants/<id>.py`` loses exactly the parts it breaks and keeps the others, once through the
-real ``nbgrader autograde`` with the repository's ``nbgrader_config.py`` (whose ``TwoProcessExecute`` is the
-engine) and once through ``seqcourse-grade`` (one run over all the submissions of the assignment, the
-solution three times with different seeds), whose grades must also pass the grader quality report
-(:mod:`seqcourse.grading.quality`; a00's report runs in ``test_quality.py``).
+mutant in ``tests/mutants/<id>.py`` loses exactly the parts it breaks and keeps the others, through
+``seqcourse-grade`` (one run over all the submissions of the assignment, the solution three times with
+different seeds), whose grades must also pass the grader quality report (:mod:`seqcourse.grading.quality`;
+a00's report runs in ``test_quality.py``). Through the real ``nbgrader autograde`` with the repository's
+``nbgrader_config.py`` (whose ``TwoProcessExecute`` is the same engine) ``make test`` grades the solution and
+the release; ``make test-exhaustive`` (marker ``exhaustive``) repeats the whole mutant matrix through that
+door too, which does not fit the 25 minutes of CI on 2 cores.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ def _mutants(assignment_id: str) -> list:
     return load_mutants(path)
 
 
+@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
+def test_nbgrader_autograde_gives_the_solution_full_marks_and_the_release_zero(
+    assignment_id: str, tmp_path: Path
+) -> None:
+    problems = check_graded(grade_mutants(tmp_path, assignment_id, []), [])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 def test_grader_rewards_the_solution_and_catches_every_mutant(assignment_id: str, tmp_path: Path) -> None:
     mutants = _mutants(assignment_id)
