@@ -54,6 +54,27 @@ def test_grader_rewards_the_solution_and_catches_every_mutant(assignment_id: str
 
 
 @pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
+def test_seqcourse_grade_gives_the_solution_full_marks_and_the_release_zero(
+    assignment_id: str, tmp_path: Path
+) -> None:
+    name = f"{assignment_id}.ipynb"
+    subs = tmp_path / "submissions"
+    (subs / "solution").mkdir(parents=True)
+    (subs / "solution" / name).write_bytes((ROOT / "solutions" / assignment_id / name).read_bytes())
+    (subs / "release").mkdir()
+    (subs / "release" / name).write_bytes((ROOT / "assignments" / assignment_id / name).read_bytes())
+    cfg = GradeConfig(
+        assignment_id, subs, tmp_path / "out", source_root=ROOT / "solutions", workers=2, progress=False
+    )
+    results = grade(cfg)
+    assert {r.student_id: r.status for r in results} == {"solution": "graded", "release": "graded"}
+    course, db_url = course_location(cfg)
+    problems = check_graded(course_mod.scores(course, assignment_id, db_url=db_url), [])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 def test_seqcourse_grade_rewards_the_solution_and_catches_every_mutant(
     assignment_id: str, tmp_path: Path
 ) -> None:

@@ -25,6 +25,7 @@ import harness  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.exhaustive,
     pytest.mark.skipif(
         os.geteuid() != 0, reason="the isolation under attack needs the grader to run as root"
     ),

@@ -29,6 +29,7 @@ _spec.loader.exec_module(fairness)
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.exhaustive,
     pytest.mark.skipif(os.geteuid() != 0, reason="grading isolation needs the grader to run as root"),
 ]
 CELL_TIMEOUT_S = 60
