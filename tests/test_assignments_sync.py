@@ -23,7 +23,7 @@ def test_config_matches_the_layout() -> None:
     assert config.CourseDirectory.release_directory == RELEASE_DIR
     assert course_id(ROOT) == "seqcourse"
     assert "raise NotImplementedError()" in config.ClearSolutions.code_stub["python"]
-    assert config.Execute.timeout > 0
+    assert config.TwoProcessExecute.timeout > 0
 
 
 def test_there_is_an_assignment() -> None:

@@ -147,7 +147,10 @@ def claim_slot(first: int = 32, count: int = 64) -> tuple[int, tuple[int, int] |
     import fcntl
 
     for slot in range(first, first + count):
-        fd = os.open(f"/tmp/seqgrade-slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(f"/tmp/seqgrade-slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError:  # another user's grader (e.g. root's) owns this slot's lock
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
