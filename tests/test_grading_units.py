@@ -354,6 +354,7 @@ def test_rules_flag_forbidden_names_in_answer_cells(tmp_path):
         'hook = globals()["__seq" + "course_agent__"]',
         'imp = vars(__builtins__)["__imp" + "ort__"]',
         "import sys\nns = sys._getframe(1).f_globals",
+        "import sys\nframes = sys._current_frames()",
         "import inspect\nns = inspect.currentframe().f_back.f_locals",
         "ip = get_ipython()",
         "import gc\nobjs = gc.get_objects()",

@@ -67,6 +67,7 @@ INTROSPECTION = (
     "f_locals",
     "f_back",
     "_getframe",
+    "_current_frames",
     "currentframe",
     "gc",
     "ctypes",
