@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 import csv
+import functools
 import html
 import io
 import re
@@ -111,9 +112,31 @@ def sanitize_student_html(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
+def _clean_html(element: str | bytes) -> str:
+    """nbconvert's ``clean_html`` filter with the same allow-list, done by ``nh3`` instead of ``bleach``
+    (a tenth of the time; every markdown cell and HTML output of a feedback page goes through it)."""
+    import nh3
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    attributes = {**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "id"}}
+    return nh3.clean(text, tags=nh3.ALLOWED_TAGS | _EXTRA_TAGS, attributes=attributes)
+
+
+_EXTRA_TAGS = frozenset({"div", "pre", "code", "span", "table", "tr", "td"})
+
+
+@functools.cache
+def _exporter() -> Any:
+    """One HTML exporter per process: its templates are compiled once, not for every student."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic")
+    exporter.register_filter("clean_html", _clean_html)
+    return exporter
+
+
 def write_feedback(nb: NotebookNode, path: Path, title: str) -> Path:
     """Feedback HTML for the student: the graded notebook with hidden tests removed, scores per cell."""
-    from nbconvert import HTMLExporter
     from nbgrader import utils
 
     clean = sanitize_student_html(strip_hidden_tests(nb))
@@ -125,8 +148,7 @@ def write_feedback(nb: NotebookNode, path: Path, title: str) -> Path:
             parts.append(
                 f"<tr><td>{html.escape(meta['grade_id'])}</td><td>{score:g} / {max_score:g}</td></tr>"
             )
-    exporter = HTMLExporter(template_name="basic")
-    body, _ = exporter.from_notebook_node(clean)
+    body, _ = _exporter().from_notebook_node(clean)
     table = "<table><tr><th>test</th><th>score</th></tr>" + "".join(parts) + "</table>"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_page(title, f"<h1>{html.escape(title)}</h1>{table}{body}"), encoding="utf-8")
