@@ -1,10 +1,14 @@
 """The student-process end of the checker's proxies (runs inside the student's Jupyter kernel).
 
-The checker never sends code. It sends one execute request ``__seqcourse_agent__.serve()``; the agent asks for
-the request through the kernel's stdin channel (``input``), performs it on the student's namespace and
-answers through the same channel with a JSON text made by :func:`seqcourse.grading.wire.encode`. Requests are
+The checker never sends code. For each test cell it sends one execute request
+``__seqcourse_agent__.serve(first)``; while that execution runs, the agent reads requests from its own ZeroMQ
+socket (a PAIR socket bound in the kernel's private control folder; frames in
+:data:`seqcourse.grading.wire.FRAMES`), performs them on the
+student's namespace and answers with a JSON text made by :func:`seqcourse.grading.wire.encode`. Requests are
 pickles made by the checker (trusted input for this process); replies are data only and are decoded strictly
-by the checker, so nothing this module does, or a student does to it, can make a comparison succeed.
+by the checker, so nothing this module does, or a student does to it, can make a comparison succeed. The
+kernel's own channels carry only that one execution and the student's printed output: a request costs one
+message each way, not the kernel's signed, JSON-wrapped ``input`` round trip.
 
 Operations: ``lookup`` a global, ``getattr``/``setattr``/``getitem``/``len``/``list``/``source`` of a handle,
 ``call`` a handle, ``setglobal`` (the tests swap a reference implementation in), ``backward`` through a
@@ -14,7 +18,6 @@ the checker to run it, with gradients flowing back through :class:`_CallbackGrad
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import importlib.abc
 import inspect
@@ -25,7 +28,7 @@ from collections import OrderedDict
 from io import BytesIO
 from typing import Any
 
-from seqcourse.grading.wire import encode
+from seqcourse.grading.wire import FRAMES, encode, frame, unframe
 
 __all__ = ["Agent", "install"]
 
@@ -45,13 +48,18 @@ class _Blocker(importlib.abc.MetaPathFinder):
         self.blocked = tuple(blocked)
         self.trusted = 0
         self.kept: dict[str, Any] = {}  # blocked modules the checker's objects needed, out of sys.modules
+        self.loaded: set[str] = set()  # blocked modules first imported during the current lift
 
     def _is_blocked(self, name: str) -> bool:
         return any(name == b or name.startswith(b + ".") for b in self.blocked)
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if not self.trusted and self._is_blocked(name):
-            raise ModuleNotFoundError(f"{name} is not available while this assignment is graded", name=name)
+        if self._is_blocked(name):  # every first import of a module asks the finders in sys.meta_path
+            if not self.trusted:
+                raise ModuleNotFoundError(
+                    f"{name} is not available while this assignment is graded", name=name
+                )
+            self.loaded.add(name)
         return None
 
     @contextlib.contextmanager
@@ -66,18 +74,26 @@ class _Blocker(importlib.abc.MetaPathFinder):
             yield
         finally:
             self.trusted -= 1
-            if not self.trusted:
-                for name in [n for n in sys.modules if self._is_blocked(n)]:
-                    self.kept[name] = sys.modules.pop(name)
+            if not self.trusted:  # only what this lift can have put there: no scan of sys.modules
+                for name in [*self.kept, *self.loaded]:
+                    if name in sys.modules:
+                        self.kept[name] = sys.modules.pop(name)
+                self.loaded.clear()
 
 
-def install(blocked: list[str], namespace: dict) -> Agent:
-    """Block ``blocked`` modules and put the agent into the kernel's namespace; called once at start-up."""
+def install(blocked: list[str], namespace: dict, channel: str) -> Agent:
+    """Block ``blocked`` modules, bind the agent's socket at ``ipc://channel`` and put the agent into the
+    kernel's namespace; called once at start-up."""
+    import zmq
+
     blocker = _Blocker(blocked)
     for name in [n for n in sys.modules if blocker._is_blocked(n)]:
         del sys.modules[name]
     sys.meta_path.insert(0, blocker)
-    agent = Agent(namespace, blocker)
+    sock = zmq.Context().socket(zmq.PAIR)
+    sock.linger = 0
+    sock.bind(f"ipc://{channel}")
+    agent = Agent(namespace, sock, blocker)
     namespace["__seqcourse_agent__"] = agent
     return agent
 
@@ -85,14 +101,15 @@ def install(blocked: list[str], namespace: dict) -> Agent:
 class Agent:
     """Serve the checker's requests on the kernel's user namespace."""
 
-    def __init__(self, namespace: dict, blocker: _Blocker | None = None) -> None:
+    def __init__(self, namespace: dict, sock: Any, blocker: _Blocker | None = None) -> None:
         self.ns = namespace
+        self.sock = sock
+        self.seq = 0  # the request being answered
         self.blocker = blocker or _Blocker([])
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(obj) -> handle id, so one object keeps one handle
         self.graphs: OrderedDict[int, tuple[list, list]] = OrderedDict()
         self.mirrors: dict[int, Any] = {}  # copies of the checker's modules, by the checker's number
-        self._input = builtins.input
         self.next_graph = 0
 
     # ------------------------------------------------------------------------------------- plumbing
@@ -103,23 +120,27 @@ class Agent:
             self.objects[self.ids[key]] = obj
         return self.ids[key]
 
-    def _ask(self, prompt: str) -> str:
-        return self._input(prompt)
-
-    def serve(self) -> None:
-        """Answer the checker's requests until it sends an empty one (the only code the checker runs here).
-
-        Each answer is the prompt of the next ``input``: one stdin round trip per request.
-        """
-        self._input = builtins.input  # the kernel's stdin-backed input during this execution
-        prompt = "seqcourse:req"
+    def _receive(self, tag: str, first: int = 0) -> tuple[int, bytes]:
+        """The next ``tag`` message of request ``first`` or later; stale ones (of a test cell that failed
+        before reading them) are dropped. Polls in short steps so that an interrupt gets through."""
         while True:
-            payload = self._ask(prompt)
+            if not self.sock.poll(100):
+                continue
+            kind, seq, body = unframe(self.sock.recv())
+            if kind == FRAMES[tag] and seq >= first:
+                return seq, body
+
+    def serve(self, first: int) -> None:
+        """Answer the checker's requests, numbered from ``first``, until an empty one arrives (the only code
+        the checker runs here)."""
+        while True:
+            seq, payload = self._receive("request", first)
             if not payload:
                 return
+            self.seq = seq
             leaves: list = []
             try:
-                request = self._unpickle(payload, leaves)
+                request = self._unpickle_bytes(payload, leaves)
                 reply = {"ok": encode(getattr(self, "op_" + request[0])(leaves, *request[1:]), self.handle)}
             except BaseException as err:  # every failure of student code is reported, never raised
                 reply = {"err": [type(err).__name__, str(err)[:2000]]}
@@ -127,12 +148,8 @@ class Agent:
                 text = json.dumps(reply, allow_nan=False)
             except Exception as err:
                 text = json.dumps({"err": ["TypeError", f"result could not be sent: {err}"]})
-            prompt = "seqcourse:reply:" + text
-
-    def _unpickle(self, payload: str, leaves: list) -> Any:
-        import base64
-
-        return self._unpickle_bytes(base64.b64decode(payload), leaves)
+            self.sock.send(frame("reply", seq, text.encode()))
+            first = seq + 1
 
     def _unpickle_bytes(self, data: bytes, leaves: list) -> Any:
         agent = self
@@ -260,9 +277,9 @@ class Agent:
     # -------------------------------------------------------------------------------------- callbacks
     def callback(self, key: int, args: tuple, kwargs: dict, attr: str | None = None) -> Any:
         request = {"ok": encode({"cb": key, "args": list(args), "kwargs": kwargs, "attr": attr}, self.handle)}
-        reply = self._ask("seqcourse:cb:" + json.dumps(request))
-        leaves: list = []
-        status, value = self._unpickle(reply, leaves) if reply else ("err", "no answer")
+        self.sock.send(frame("callback", self.seq, json.dumps(request).encode()))
+        _, reply = self._receive("answer", self.seq)
+        status, value = self._unpickle_bytes(reply, []) if reply else ("err", "no answer")
         if status == "err":
             raise RuntimeError(f"the checker's function failed: {value}")
         return value

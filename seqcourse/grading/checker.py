@@ -21,7 +21,6 @@ Semantics kept from a single interpreter, so that the course's tests run unchang
 
 from __future__ import annotations
 
-import base64
 import builtins
 import collections
 import contextlib
@@ -39,7 +38,16 @@ from typing import Any
 import numpy as np
 import zmq
 
-from seqcourse.grading.wire import Handle, WireError, decode, remote_exception
+from seqcourse.grading.wire import (
+    FRAMES,
+    MAX_REPLY_BYTES,
+    Handle,
+    WireError,
+    decode,
+    frame,
+    remote_exception,
+    unframe,
+)
 
 __all__ = ["Session", "Namespace", "RemoteObject", "RemoteError", "run_test_cell"]
 
@@ -47,6 +55,7 @@ __all__ = ["Session", "Namespace", "RemoteObject", "RemoteError", "run_test_cell
 # travel by name and run in the student process; every other checker function is a callback
 _BY_REFERENCE = ("torch", "numpy", "math", "builtins", "operator", "functools", "collections", "random")
 MAX_LIST = 100_000
+_FROM_AGENT = (FRAMES["reply"], FRAMES["callback"])
 
 
 class RemoteError(RuntimeError):
@@ -157,10 +166,18 @@ if not hasattr(inspect.getsource, "__wrapped__"):
 
 
 class Session:
-    """One student kernel seen from the checker: requests over the kernel's shell/stdin/iopub channels."""
+    """One student kernel seen from the checker: requests over the agent's socket at ``ipc://channel``
+    (:data:`seqcourse.grading.wire.FRAMES`), one serving execution per test cell over the kernel's shell
+    channel, and what the student prints over iopub."""
 
-    def __init__(self, kc: Any, km: Any, timeout: float) -> None:
+    def __init__(self, kc: Any, km: Any, timeout: float, channel: str) -> None:
         self.kc, self.km, self.timeout = kc, km, timeout
+        self.sock = zmq.Context.instance().socket(zmq.PAIR)
+        self.sock.linger = 0
+        self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)  # a larger frame drops the connection unread
+        self.sock.rcvhwm = 4  # what the student process can queue here unasked, with the size cap above
+        self.sock.connect(f"ipc://{channel}")
+        self.seq = 0  # number of the last request sent
         self.callbacks: dict[int, Callable] = {}
         self.output: list[str] = []  # what the student's code printed during requests
         self.output_chars = 0
@@ -180,7 +197,7 @@ class Session:
         self.next_mirror = 0
 
     # ----------------------------------------------------------------------------------- pickling
-    def _pickle(self, obj: Any, leaves: list) -> str:
+    def _pickle(self, obj: Any, leaves: list) -> bytes:
         session = self
 
         class Pickler(pickle.Pickler):
@@ -189,7 +206,7 @@ class Session:
 
         buf = io.BytesIO()
         Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
-        return base64.b64encode(buf.getvalue()).decode("ascii")
+        return buf.getvalue()
 
     def _pid(self, value: Any, leaves: list) -> Any:
         if type(value) in _PLAIN:  # most of what a pickle holds: decided without a lookup
@@ -301,33 +318,28 @@ class Session:
             return {k: self._wrap(v) for k, v in value.items()}
         return value
 
-    def _roundtrip(self, payload: str) -> str:
-        kc = self.kc
+    def _roundtrip(self, payload: bytes) -> str:
+        """Send one request; answer the agent's callbacks until its reply arrives."""
         if not self.pending:  # one serving execution per test cell; see Agent.serve
-            self.msg_id = kc.execute(
-                "__seqcourse_agent__.serve()", silent=True, store_history=False, allow_stdin=True
-            )
-            if self._next_prompt(time.monotonic() + self.timeout) != "seqcourse:req":
-                raise RemoteError("the student process did not answer (its agent was removed or replaced)")
-        kc.input(payload)
-        self.pending = False
+            code = f"__seqcourse_agent__.serve({self.seq + 1})"
+            self.msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+            self.pending = True
+        self.seq += 1
+        self.sock.send(frame("request", self.seq, payload))
         deadline = time.monotonic() + self.timeout
         while True:
-            prompt = self._next_prompt(deadline)
-            if prompt.startswith("seqcourse:reply:"):
-                self.pending = True
-                return prompt[len("seqcourse:reply:") :]
-            if prompt.startswith("seqcourse:cb:"):
-                kc.input(self._callback(prompt[len("seqcourse:cb:") :]))
-            else:
-                kc.input("")  # the student's own input(): nobody answers
+            tag, body = self._next_frame(self.seq, deadline)
+            if tag == FRAMES["reply"]:
+                return body.decode("utf-8", errors="replace")
+            self.sock.send(frame("answer", self.seq, self._callback(body)))
 
-    def _next_prompt(self, deadline: float) -> str:
-        """Wait for the next ``input_request`` of the serving execution, keeping what the student printed."""
-        kc = self.kc
+    def _next_frame(self, seq: int, deadline: float) -> tuple[bytes, bytes]:
+        """The agent's next reply or callback for request ``seq``, keeping what the student printed; frames
+        of other requests or of another shape are dropped (the student's code can write to the socket)."""
+        kc, sock = self.kc, self.sock
         poller = zmq.Poller()
-        for sock in (kc.stdin_channel.socket, kc.iopub_channel.socket, kc.shell_channel.socket):
-            poller.register(sock, zmq.POLLIN)
+        for s in (sock, kc.iopub_channel.socket, kc.shell_channel.socket):
+            poller.register(s, zmq.POLLIN)
         interrupted = False
         while True:
             left = deadline - time.monotonic()
@@ -354,9 +366,10 @@ class Session:
                     raise RemoteError(
                         "the student process stopped serving (its agent was removed or replaced)"
                     )
-            if kc.stdin_channel.socket in ready:
-                msg = kc.stdin_channel.get_msg(timeout=0)
-                return str(msg["content"].get("prompt", ""))
+            if sock in ready:
+                tag, number, body = unframe(sock.recv())
+                if number == seq and tag in _FROM_AGENT:
+                    return tag, body
 
     def _drain_iopub(self) -> None:
         while self.kc.iopub_channel.msg_ready():
@@ -374,7 +387,8 @@ class Session:
         if not self.pending or self.dead:
             self.pending = False
             return
-        self.kc.input("")
+        self.seq += 1
+        self.sock.send(frame("request", self.seq, b""))
         self.pending = False
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -390,15 +404,18 @@ class Session:
                 return
         self.dead = True
 
+    def close(self) -> None:
+        self.sock.close()
+
     def _keep(self, text: str) -> None:
         if self.output_chars < self.max_output_chars:
             self.output.append(text[: self.max_output_chars - self.output_chars])
         self.output_chars += len(text)
 
-    def _callback(self, text: str) -> str:
+    def _callback(self, text: bytes) -> bytes:
         """Run a checker function for the student's code: strict data in, a pickle out."""
         try:
-            req = decode(text).get("ok")
+            req = decode(text.decode("utf-8", errors="replace")).get("ok")
             if not isinstance(req, dict) or type(req.get("cb")) is not int:
                 raise WireError("malformed callback request")
             key, args, kwargs = req["cb"], req["args"], req["kwargs"]

@@ -133,6 +133,7 @@ class _Kernel:
 
     def __init__(self, limits: Limits, base_dir: str, ids: tuple[int, int] | None) -> None:
         self.top, work, ctl = _make_dirs(base_dir, ids)
+        self.channel = os.path.join(ctl, "agent")  # the agent's socket (see checker.Session)
         spec_dir = os.path.join(self.top, "spec")
         self.cgroup = os.path.basename(self.top) if cgroups_available() else None
         argv = kernel_argv(work, ctl, limits, ids, self.cgroup)
@@ -235,7 +236,7 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 _INSTALL = (
     "import seqcourse.grading.agent as _seqcourse_agent\n"
-    "_seqcourse_agent.install({blocked!r}, get_ipython().user_ns)\n"
+    "_seqcourse_agent.install({blocked!r}, get_ipython().user_ns, {channel!r})\n"
     "del _seqcourse_agent"
 )
 
@@ -266,7 +267,8 @@ def run_notebook(
     try:
         # with bubblewrap the process started is bubblewrap's monitor: measure the kernel below it
         result.sandbox = _measure_isolation(kernel_process(kernel.pid) if kernel.pid else None)
-        outs, status = _execute(kernel, _INSTALL.format(blocked=list(rules.blocked_modules)), 120, 1 << 16)
+        install = _INSTALL.format(blocked=list(rules.blocked_modules), channel=kernel.channel)
+        outs, status = _execute(kernel, install, 120, 1 << 16)
         if status != "ok":
             result.start_error = f"the grading agent could not be installed ({status}): " + " ".join(
                 str(o.get("evalue", o.get("text", ""))) for o in outs
@@ -275,6 +277,8 @@ def run_notebook(
         result.startup_seconds = time.perf_counter() - start
         _run_cells(nb, trusted, kernel, limits, result)
     finally:
+        if result.session is not None:
+            result.session.close()
         result.strays_killed += kernel.close()
         if ids is not None:  # anything of the slot user outside the cgroup (no cgroups: the only kill)
             result.strays_killed += kill_user_processes(ids[0])
@@ -289,7 +293,7 @@ def _run_cells(
     limits: Limits,
     result: RunResult,
 ) -> None:
-    session = Session(kernel.kc, kernel.km, limits.cell_timeout_s)
+    session = Session(kernel.kc, kernel.km, limits.cell_timeout_s, kernel.channel)
     session.max_output_chars = limits.max_output_kb * 1024
     ns = Namespace(session)
     result.session = session

@@ -168,8 +168,7 @@ _LAUNCH = (
 )
 # the wrapper stages run this module from the same checkout, whatever the environment says
 _STAGE = (
-    "import sys; sys.path.insert(0, {package_parent!r}); "
-    "from seqcourse.grading.sandbox import main; main()"
+    "import sys; sys.path.insert(0, {package_parent!r}); from seqcourse.grading.sandbox import main; main()"
 )
 
 

@@ -29,7 +29,39 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Handle", "WireError", "encode", "decode", "MAX_REPLY_BYTES", "MAX_DEPTH", "MAX_ITEMS"]
+__all__ = [
+    "Handle",
+    "WireError",
+    "encode",
+    "decode",
+    "FRAMES",
+    "frame",
+    "unframe",
+    "MAX_REPLY_BYTES",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+]
+
+# the messages of the agent's socket: one frame, tag (1 byte) + request number (8 bytes, big-endian) + body
+FRAMES = {
+    "request": b"q",  # checker -> agent: a pickle; an empty body ends the serving execution
+    "answer": b"a",  # checker -> agent: a pickle answering the agent's callback made for the request
+    "reply": b"r",  # agent -> checker: JSON, the result of the request
+    "callback": b"c",  # agent -> checker: JSON, run a checker function for the request
+}
+
+
+def frame(tag: str, seq: int, body: bytes) -> bytes:
+    """One message of the agent's socket (see :data:`FRAMES`)."""
+    return FRAMES[tag] + seq.to_bytes(8, "big") + body
+
+
+def unframe(message: bytes) -> tuple[bytes, int, bytes]:
+    """``(tag, request number, body)`` of a message; a message too short to hold them has tag ``b""``."""
+    if len(message) < 9:
+        return b"", -1, b""
+    return message[:1], int.from_bytes(message[1:9], "big"), message[9:]
+
 
 MAX_REPLY_BYTES = 256 << 20  # one reply; larger ones are refused unread
 MAX_DEPTH = 32  # nesting of containers
@@ -118,6 +150,8 @@ def encode(value: Any, handle: Any, depth: int = 0) -> Any:
     if type(value) in (list, tuple, set, frozenset):
         items = [encode(v, handle, depth + 1) for v in value]
         return items if type(value) is list else {"$": type(value).__name__, "v": items}
+    if type(value) is dict and "__builtins__" in value:  # a namespace (fn.__globals__): asked name by name
+        return {"$": "h", "id": handle(value), "type": "builtins.dict", "callable": False}
     if type(value) in (dict, collections.OrderedDict, collections.Counter):
         pairs = [[encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()]
         return {"$": "dict", "kind": type(value).__name__, "v": pairs}
