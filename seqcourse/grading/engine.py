@@ -18,12 +18,14 @@ output the student controls can give credit. Output kept per student cell is cap
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +46,7 @@ from seqcourse.grading.sandbox import (
     kill_user_processes,
 )
 
-__all__ = ["RunResult", "run_notebook", "is_test_cell", "is_setup_cell", "trusted_sources"]
+__all__ = ["KernelSupply", "RunResult", "run_notebook", "is_test_cell", "is_setup_cell", "trusted_sources"]
 
 _KERNEL_NAME = "seqcourse-sandbox"
 
@@ -62,7 +64,8 @@ class RunResult:
     sandbox: dict[str, Any] = field(default_factory=dict)  # isolation measured from /proc, not reported
     strays_killed: int = 0
     seconds: float = 0.0  # the whole notebook
-    startup_seconds: float = 0.0  # kernel start + agent install
+    startup_seconds: float = 0.0  # waited for a ready kernel (0 when one was started in advance)
+    kernel_start_seconds: float = 0.0  # the kernel's own start + agent install, wherever it overlapped
     student_seconds: float = 0.0  # student cells in the kernel
     checker_seconds: float = 0.0  # test cells, proxies included
     test_seconds: dict[str, float] = field(default_factory=dict)  # grade id -> seconds of that test cell
@@ -162,6 +165,27 @@ class _Kernel:
             shutil.rmtree(self.top, ignore_errors=True)
             raise RuntimeError(f"{err}; kernel log: {tail}") from None
         self.pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        self.ids = ids
+        self.isolation: dict[str, str] = {}
+        self.start_seconds = 0.0
+
+    @classmethod
+    def ready(
+        cls, limits: Limits, base_dir: str, ids: tuple[int, int] | None, blocked: Sequence[str]
+    ) -> _Kernel:
+        """A started kernel with the agent installed (``blocked`` modules refused); raises RuntimeError."""
+        start = time.perf_counter()
+        kernel = cls(limits, base_dir, ids)
+        # with bubblewrap the process started is bubblewrap's monitor: measure the kernel below it
+        kernel.isolation = _measure_isolation(kernel_process(kernel.pid) if kernel.pid else None)
+        install = _INSTALL.format(blocked=list(blocked), channel=kernel.channel)
+        outs, status = _execute(kernel, install, 120, 1 << 16)
+        if status != "ok":
+            kernel.close()
+            text = " ".join(str(o.get("evalue", o.get("text", ""))) for o in outs)
+            raise RuntimeError(f"the grading agent could not be installed ({status}): {text}")
+        kernel.start_seconds = time.perf_counter() - start
+        return kernel
 
     def close(self) -> int:
         """Stop the kernel and everything it started; return how many stray processes were killed."""
@@ -171,8 +195,54 @@ class _Kernel:
         except Exception:  # already dead
             pass
         killed = kill_cgroup(self.cgroup) if self.cgroup else 0
+        if self.ids is not None:  # anything of the slot user outside the cgroup (no cgroups: the only kill)
+            killed += kill_user_processes(self.ids[0])
         shutil.rmtree(self.top, ignore_errors=True)
         return killed
+
+
+class KernelSupply:
+    """Ready kernels for one grading worker: each is started in the background while the previous notebook
+    is graded, so a notebook does not wait for kernel start-up (most of its fixed cost).
+
+    The slot users in ``slots`` take turns: the kernel started early never runs as the user whose student is
+    being graded, and the end-of-notebook kill by uid reaches only that student's processes. With one slot
+    (or none: ``[None]``, a grader without root) kernels are started one at a time, on demand.
+    """
+
+    def __init__(
+        self, limits: Limits, base_dir: str, slots: Sequence[tuple[int, int] | None], rules: Rules
+    ) -> None:
+        self.limits, self.base_dir, self.slots = limits, base_dir, list(slots)
+        self.blocked = list(rules.blocked_modules)
+        self.turn = 0
+        self.ahead = len(self.slots) > 1 and self.slots[0] is not None
+        self.pool = cf.ThreadPoolExecutor(1, thread_name_prefix="kernel-start")
+        self.next: cf.Future | None = None
+
+    def _start(self) -> cf.Future:
+        ids = self.slots[self.turn % len(self.slots)]
+        self.turn += 1
+        return self.pool.submit(_Kernel.ready, self.limits, self.base_dir, ids, self.blocked)
+
+    def take(self) -> _Kernel:
+        """A ready kernel (raises RuntimeError when none could be started); the next one starts now."""
+        future, self.next = self.next or self._start(), None
+        kernel = future.result()
+        if not kernel.km.is_alive():  # died while it waited: start a fresh one
+            kernel.close()
+            kernel = self._start().result()
+        if self.ahead:
+            self.next = self._start()
+        return kernel
+
+    def close(self) -> None:
+        """Stop the kernel started in advance, if any."""
+        if self.next is not None:
+            with contextlib.suppress(Exception):
+                self.next.result().close()
+            self.next = None
+        self.pool.shutdown()
 
 
 def _execute(kernel: _Kernel, code: str, timeout: float, max_bytes: int) -> tuple[list, str]:
@@ -248,40 +318,32 @@ def run_notebook(
     base_dir: str,
     ids: tuple[int, int] | None = None,
     rules: Rules | None = None,
+    kernels: KernelSupply | None = None,
 ) -> RunResult:
     """Grade ``nb`` (its outputs are replaced in place); never raises for anything the student did.
 
     ``trusted`` maps grade ids to the instructor's source of test and set-up cells; ``ids`` is the slot
     user's ``(uid, gid)`` (``None``: the kernel runs as the grader's user); ``base_dir`` must be traversable
-    by that user (mode 0711).
+    by that user (mode 0711). With ``kernels`` the kernel comes from that supply (its slots, not ``ids``).
     """
     rules = rules or Rules()
     start = time.perf_counter()
     result = RunResult(nb=nb)
     try:
-        kernel = _Kernel(limits, base_dir, ids)
+        kernel = kernels.take() if kernels else _Kernel.ready(limits, base_dir, ids, rules.blocked_modules)
     except Exception as err:  # an infrastructure problem, not the student's
         result.start_error = f"{type(err).__name__}: {err}"
         result.seconds = time.perf_counter() - start
         return result
+    result.sandbox = kernel.isolation
+    result.startup_seconds = time.perf_counter() - start
+    result.kernel_start_seconds = kernel.start_seconds
     try:
-        # with bubblewrap the process started is bubblewrap's monitor: measure the kernel below it
-        result.sandbox = _measure_isolation(kernel_process(kernel.pid) if kernel.pid else None)
-        install = _INSTALL.format(blocked=list(rules.blocked_modules), channel=kernel.channel)
-        outs, status = _execute(kernel, install, 120, 1 << 16)
-        if status != "ok":
-            result.start_error = f"the grading agent could not be installed ({status}): " + " ".join(
-                str(o.get("evalue", o.get("text", ""))) for o in outs
-            )
-            return result
-        result.startup_seconds = time.perf_counter() - start
         _run_cells(nb, trusted, kernel, limits, result)
     finally:
         if result.session is not None:
             result.session.close()
         result.strays_killed += kernel.close()
-        if ids is not None:  # anything of the slot user outside the cgroup (no cgroups: the only kill)
-            result.strays_killed += kill_user_processes(ids[0])
         result.seconds = time.perf_counter() - start
     return result
 

@@ -17,6 +17,7 @@ For each student (main process unless noted):
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import hashlib
 import json
@@ -33,7 +34,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from seqcourse.grading import course as course_mod
-from seqcourse.grading.engine import RunResult, is_test_cell, run_notebook, trusted_sources
+from seqcourse.grading.engine import KernelSupply, RunResult, is_test_cell, run_notebook, trusted_sources
 from seqcourse.grading.ingest import Submission, collect, load_notebook
 from seqcourse.grading.rules import Rules, load_rules
 from seqcourse.grading.sandbox import (
@@ -98,7 +99,7 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-    timing: dict[str, float] = field(default_factory=dict)  # startup / student / checker seconds
+    timing: dict[str, float] = field(default_factory=dict)  # startup, kernel_start, student, checker (s)
     test_seconds: dict[str, float] = field(default_factory=dict)  # grade id -> seconds of each test cell
 
 
@@ -210,15 +211,20 @@ _SLOT: dict[str, Any] = {}
 
 
 def _worker_init(limits: Limits, base: str, trusted: dict, rules: Rules) -> None:
-    # a slot user of this worker alone, locked for the worker's lifetime (other graders on the machine too)
-    slot, ids, lock = claim_slot()
-    _SLOT.update(slot=slot, ids=ids, lock=lock, limits=limits, base=base, trusted=trusted, rules=rules)
+    # two slot users of this worker alone, locked for the worker's lifetime (other graders on the machine
+    # too): one student's kernel runs as one while the next student's kernel starts as the other
+    slots = [claim_slot(), claim_slot()]
+    kernels = KernelSupply(limits, base, [ids for _, ids, _ in slots], rules)
+    atexit.register(kernels.close)
+    _SLOT.update(
+        locks=[lock for _, _, lock in slots], kernels=kernels, limits=limits, trusted=trusted, rules=rules
+    )
 
 
 def _work(name: str, nb_json: str) -> dict[str, Any]:
     nb = nbformat.reads(nb_json, as_version=4)
     run = run_notebook(
-        nb, _SLOT["trusted"][name], _SLOT["limits"], _SLOT["base"], _SLOT["ids"], _SLOT["rules"]
+        nb, _SLOT["trusted"][name], _SLOT["limits"], "", rules=_SLOT["rules"], kernels=_SLOT["kernels"]
     )
     run.session = None
     return asdict(run) | {"nb": nbformat.writes(run.nb), "completed": sorted(run.completed)}
@@ -319,6 +325,7 @@ class _Grader:
             result.seconds += run.seconds
             for key, value in (
                 ("startup", run.startup_seconds),
+                ("kernel_start", run.kernel_start_seconds),
                 ("student", run.student_seconds),
                 ("checker", run.checker_seconds),
             ):
