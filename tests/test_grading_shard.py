@@ -64,7 +64,6 @@ def _check(proc: subprocess.Popen, timeout: float = 600) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.exhaustive
 def test_three_workers_one_killed_grade_like_one_run(postgres, tmp_path):  # noqa: F811
     from sqlalchemy import create_engine, text
 
