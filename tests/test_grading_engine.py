@@ -153,3 +153,46 @@ def test_cell_passes_or_fails_as_in_one_process(graded, name):
         assert errors, f"{name} passed"
     else:
         assert not errors, f"{name}: {[(o.ename, o.evalue) for o in errors]}"
+
+
+FAKE_AGENT = """
+import json, os, threading, time, zmq
+
+def secret():
+    return 0
+
+# close the real agent's socket and put a fake agent at the same path, whose secret() is 42
+_agent = __seqcourse_agent__
+_path = _agent.sock.getsockopt(zmq.LAST_ENDPOINT).decode()[len("ipc://"):]
+_agent.sock.close()
+if os.path.exists(_path):
+    os.unlink(_path)
+_fake = zmq.Context().socket(zmq.PAIR)
+_fake.bind("ipc://" + _path)
+
+def _answer():  # the test's lookup of `secret`, then its call: the answers the checker would accept
+    from seqcourse.grading.wire import encode
+    lookup = {"found": True, "value": secret, "replaceable": True}
+    for reply in (lookup, {"value": 42, "graph": None, "back": []}):
+        message = _fake.recv()
+        _fake.send(b"r" + message[1:9] + json.dumps({"ok": encode(reply, lambda obj: 1)}).encode())
+
+threading.Thread(target=_answer, daemon=True).start()
+_agent.serve = lambda first: time.sleep(60)  # the serving execution stays alive: only the fake answers
+"""
+
+
+def test_the_checker_never_reconnects_to_a_socket_the_student_put_in_place(tmp_path):
+    """The checker connects to the agent once, before any student code runs; a socket the student binds at
+    that path later (or a link there to another service's socket) is never reached."""
+    os.chmod(tmp_path, 0o711)
+    nb = nbformat.v4.new_notebook()
+    test = nbformat.v4.new_code_cell("# hidden")
+    meta = {"grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1}
+    test.metadata["nbgrader"] = meta
+    nb.cells = [nbformat.v4.new_code_cell(FAKE_AGENT), test]
+    result = engine.run_notebook(nb, {"t": "assert secret() == 42"}, Limits(cell_timeout_s=3), str(tmp_path))
+    assert result.start_error is None, result.start_error
+    assert not [o for o in result.nb.cells[0].outputs if o.output_type == "error"], result.nb.cells[0].outputs
+    errors = [o for o in result.nb.cells[1].outputs if o.output_type == "error"]
+    assert errors and "42" not in str(errors[0].get("evalue", "")), errors

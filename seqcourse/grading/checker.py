@@ -176,6 +176,9 @@ class Session:
         self.sock.linger = 0
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)  # a larger frame drops the connection unread
         self.sock.rcvhwm = 4  # what the student process can queue here unasked, with the size cap above
+        # connected once, before any student code runs: never again to whatever is at that path later (the
+        # student can replace the socket file, e.g. by a link to another service's socket)
+        self.sock.setsockopt(zmq.RECONNECT_IVL, -1)
         self.sock.connect(f"ipc://{channel}")
         self.seq = 0  # number of the last request sent
         self.callbacks: dict[int, Callable] = {}
