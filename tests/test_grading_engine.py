@@ -179,6 +179,7 @@ def _answer():  # the test's lookup of `secret`, then its call: the answers the 
 
 threading.Thread(target=_answer, daemon=True).start()
 _agent.serve = lambda first: time.sleep(60)  # the serving execution stays alive: only the fake answers
+time.sleep(1)  # time enough for a checker that reconnects (every 0.1 s by default) to find the fake
 """
 
 

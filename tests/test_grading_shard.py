@@ -64,6 +64,7 @@ def _check(proc: subprocess.Popen, timeout: float = 600) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive  # about 4 minutes on 2 cores: beyond CI's budget, in make test-exhaustive
 def test_three_workers_one_killed_grade_like_one_run(postgres, tmp_path):  # noqa: F811
     from sqlalchemy import create_engine, text
 

@@ -328,13 +328,23 @@ class Session:
             self.msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
             self.pending = True
         self.seq += 1
-        self.sock.send(frame("request", self.seq, payload))
+        self._send(frame("request", self.seq, payload))
         deadline = time.monotonic() + self.timeout
         while True:
             tag, body = self._next_frame(self.seq, deadline)
             if tag == FRAMES["reply"]:
                 return body.decode("utf-8", errors="replace")
-            self.sock.send(frame("answer", self.seq, self._callback(body)))
+            self._send(frame("answer", self.seq, self._callback(body)))
+
+    def _send(self, message: bytes) -> None:
+        """Send without ever blocking: the connection is gone for good once the agent's socket was closed
+        (it is never re-made, see ``__init__``), and a blocking send would then wait forever."""
+        try:
+            self.sock.send(message, zmq.NOBLOCK)
+        except zmq.Again:
+            raise RemoteError(
+                "the student process's agent socket is gone (closed by the student's code)"
+            ) from None
 
     def _next_frame(self, seq: int, deadline: float) -> tuple[bytes, bytes]:
         """The agent's next reply or callback for request ``seq``, keeping what the student printed; frames
@@ -391,7 +401,10 @@ class Session:
             self.pending = False
             return
         self.seq += 1
-        self.sock.send(frame("request", self.seq, b""))
+        try:
+            self._send(frame("request", self.seq, b""))
+        except RemoteError:  # nobody reads the socket: stop the serving execution instead
+            self.km.interrupt_kernel()
         self.pending = False
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -225,14 +225,15 @@ class KernelSupply:
         self.turn += 1
         return self.pool.submit(_Kernel.ready, self.limits, self.base_dir, ids, self.blocked)
 
-    def take(self) -> _Kernel:
-        """A ready kernel (raises RuntimeError when none could be started); the next one starts now."""
+    def take(self, ahead: bool = True) -> _Kernel:
+        """A ready kernel (raises RuntimeError when none could be started); unless ``ahead`` is false (no more
+        notebooks are expected), the next one starts now."""
         future, self.next = self.next or self._start(), None
         kernel = future.result()
         if not kernel.km.is_alive():  # died while it waited: start a fresh one
             kernel.close()
             kernel = self._start().result()
-        if self.ahead:
+        if self.ahead and ahead:
             self.next = self._start()
         return kernel
 
@@ -319,18 +320,22 @@ def run_notebook(
     ids: tuple[int, int] | None = None,
     rules: Rules | None = None,
     kernels: KernelSupply | None = None,
+    ahead: bool = True,
 ) -> RunResult:
     """Grade ``nb`` (its outputs are replaced in place); never raises for anything the student did.
 
     ``trusted`` maps grade ids to the instructor's source of test and set-up cells; ``ids`` is the slot
     user's ``(uid, gid)`` (``None``: the kernel runs as the grader's user); ``base_dir`` must be traversable
-    by that user (mode 0711). With ``kernels`` the kernel comes from that supply (its slots, not ``ids``).
+    by that user (mode 0711). With ``kernels`` the kernel comes from that supply (its slots, not ``ids``),
+    which starts the next kernel in advance when ``ahead``.
     """
     rules = rules or Rules()
     start = time.perf_counter()
     result = RunResult(nb=nb)
     try:
-        kernel = kernels.take() if kernels else _Kernel.ready(limits, base_dir, ids, rules.blocked_modules)
+        kernel = (
+            kernels.take(ahead) if kernels else _Kernel.ready(limits, base_dir, ids, rules.blocked_modules)
+        )
     except Exception as err:  # an infrastructure problem, not the student's
         result.start_error = f"{type(err).__name__}: {err}"
         result.seconds = time.perf_counter() - start

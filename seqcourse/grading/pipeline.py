@@ -221,11 +221,10 @@ def _worker_init(limits: Limits, base: str, trusted: dict, rules: Rules) -> None
     )
 
 
-def _work(name: str, nb_json: str) -> dict[str, Any]:
+def _work(name: str, nb_json: str, ahead: bool) -> dict[str, Any]:
     nb = nbformat.reads(nb_json, as_version=4)
-    run = run_notebook(
-        nb, _SLOT["trusted"][name], _SLOT["limits"], "", rules=_SLOT["rules"], kernels=_SLOT["kernels"]
-    )
+    trusted, rules, kernels = _SLOT["trusted"][name], _SLOT["rules"], _SLOT["kernels"]
+    run = run_notebook(nb, trusted, _SLOT["limits"], "", rules=rules, kernels=kernels, ahead=ahead)
     run.session = None
     return asdict(run) | {"nb": nbformat.writes(run.nb), "completed": sorted(run.completed)}
 
@@ -435,7 +434,12 @@ def _run_jobs(
                 initializer=_worker_init,
                 initargs=(limits, base, grader.trusted, grader.rules),
             ) as pool:
-                futures = {pool.submit(_work, key[1], nb): key for key, (_, nb) in batch.items()}
+                # the last notebook each worker is likely to get starts no kernel in advance
+                last = len(batch) - size
+                futures = {
+                    pool.submit(_work, key[1], nb, k < last): key
+                    for k, (key, (_, nb)) in enumerate(batch.items())
+                }
                 for fut in cf.as_completed(futures):
                     key = futures[fut]
                     try:
