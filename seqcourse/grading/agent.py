@@ -120,7 +120,7 @@ class Agent:
             self.objects[self.ids[key]] = obj
         return self.ids[key]
 
-    def _receive(self, tag: str, first: int = 0) -> tuple[int, bytes]:
+    def _receive(self, tag: str, first: int) -> tuple[int, bytes]:
         """The next ``tag`` message of request ``first`` or later; stale ones (of a test cell that failed
         before reading them) are dropped. Polls in short steps so that an interrupt gets through."""
         while True:

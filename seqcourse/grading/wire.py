@@ -150,9 +150,8 @@ def encode(value: Any, handle: Any, depth: int = 0) -> Any:
     if type(value) in (list, tuple, set, frozenset):
         items = [encode(v, handle, depth + 1) for v in value]
         return items if type(value) is list else {"$": type(value).__name__, "v": items}
-    if type(value) is dict and "__builtins__" in value:  # a namespace (fn.__globals__): asked name by name
-        return {"$": "h", "id": handle(value), "type": "builtins.dict", "callable": False}
-    if type(value) in (dict, collections.OrderedDict, collections.Counter):
+    # by value, except a namespace (fn.__globals__), which stays a handle asked name by name
+    if type(value) in (dict, collections.OrderedDict, collections.Counter) and "__builtins__" not in value:
         pairs = [[encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()]
         return {"$": "dict", "kind": type(value).__name__, "v": pairs}
     return {
