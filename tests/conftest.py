@@ -78,3 +78,19 @@ def site_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+# --- pytest-xdist: make test runs ``-n 2 --dist loadgroup`` ------------------------------------------------
+# Each test file stays on one worker (its module fixtures are built once), except the grader matrices, which
+# share no fixture and are spread one assignment at a time; the two files that create the demo hub's OS
+# accounts (instructor, student1, student2) share a worker, so they never run at the same time.
+_SAME_WORKER = {"test_hub_e2e": "hub-accounts", "test_hub_lifecycle": "hub-accounts"}
+_SPREAD = {"test_assignment_graders"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        group = item.nodeid if module in _SPREAD else _SAME_WORKER.get(module, module)
+        item.add_marker(pytest.mark.xdist_group(group))

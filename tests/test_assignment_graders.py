@@ -3,13 +3,13 @@
 For each ``solutions/<id>/`` (except the warm-up, tested in ``test_autograde_a00.py``,
 ``test_grading_pipeline.py`` and ``test_quality.py``): the solution gets full autograded marks, the released
 notebook zero, and every mutant in ``tests/mutants/<id>.py`` loses exactly the parts it breaks and keeps the
-others. ``make test`` proves this through ``seqcourse-grade`` for a01, a02, a04, a06 and a08 (one run over the
-solution three times with different seeds, the release and every mutant), whose grades must also pass the
-grader quality report (:mod:`seqcourse.grading.quality`), and grades the solution and release of a02 and a07
-through the other door too (the real ``nbgrader autograde`` with the repository's ``nbgrader_config.py``,
-whose ``TwoProcessExecute`` is the same engine). ``make test-exhaustive`` (marker ``exhaustive``) runs the
-other four (a03, a05, a07, a09) and every mutant matrix through ``nbgrader autograde`` as well, which does not
-fit CI's 25 minutes on 2 cores.
+others. ``make test`` proves this through ``seqcourse-grade`` for all nine (one run over the solution three
+times with different seeds, the release and every mutant), whose grades must also pass the grader quality
+report (:mod:`seqcourse.grading.quality`), and grades the solution and release of a02 and a07 through the
+other door too (the real ``nbgrader autograde`` with the repository's ``nbgrader_config.py``, whose
+``TwoProcessExecute`` is the same engine). ``make test-exhaustive`` (marker ``exhaustive``) runs every mutant
+matrix and the other solutions and releases through ``nbgrader autograde`` as well, which does not fit CI's
+25 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ pytestmark = pytest.mark.slow
 # a02's NumPy and a07's torch modules); the other assignments' solution and release in make test-exhaustive
 CI_SAMPLE = ("a02_bptt", "a07_transformer")
 SMOKE = [a if a in CI_SAMPLE else pytest.param(a, marks=pytest.mark.exhaustive) for a in ASSIGNMENTS]
-# the slowest matrices (a05: 2.5 min, about 4,500 sampling calls per notebook; a03, a07, a09: about 50 s each)
-# run in make test-exhaustive, so that CI stays under 25 minutes on 2 cores
-SLOW_MATRIX = ("a03_truncated_bptt", "a05_language_model", "a07_transformer", "a09_gnn")
-QUALITY = [pytest.param(a, marks=pytest.mark.exhaustive) if a in SLOW_MATRIX else a for a in ASSIGNMENTS]
 
 
 def _mutants(assignment_id: str) -> list:
@@ -62,7 +58,7 @@ def test_grader_rewards_the_solution_and_catches_every_mutant(assignment_id: str
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("assignment_id", QUALITY)
+@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 def test_seqcourse_grade_rewards_the_solution_and_catches_every_mutant(
     assignment_id: str, tmp_path: Path
 ) -> None:
