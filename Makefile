@@ -68,8 +68,9 @@ _vendor/.stamp: node_modules/.stamp
 
 # --- The two commands -------------------------------------------------------------------------------------------
 book: setup
+	# jupyter-book build . -W -n --keep-going, executing chapters in BOOK_JOBS processes (tools/build_book.py);
 	# one intra-op thread: the chapters train tiny models, for which threads only add overhead
-	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	OMP_NUM_THREADS=1 $(PY) tools/build_book.py $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 	@echo "The book is at $(abspath $(BUILD_DIR))/html/index.html"
 
 test: book

@@ -76,7 +76,13 @@ def test_seqcourse_grade_rewards_the_solution_and_catches_every_mutant(
         subs,
     )
     cfg = GradeConfig(
-        assignment_id, subs, tmp_path / "out", source_root=ROOT / "solutions", workers=2, progress=False
+        assignment_id,
+        subs,
+        tmp_path / "out",
+        source_root=ROOT / "solutions",
+        workers=2,
+        progress=False,
+        feedback=False,
     )
     results = grade(cfg)
     assert {r.student_id: r.status for r in results if r.status == "error"} == {}

@@ -146,6 +146,7 @@ def test_a00_grader_passes_the_quality_report(clean_run: tuple[int, Path]) -> No
     code, out = clean_run
     q = json.loads((out / "quality.json").read_text(encoding="utf-8"))
     assert code == 0 and q["problems"] == []
+    assert (out / "grading" / "autograded").is_dir() and not (out / "grading" / "feedback").exists()
     assert [s["student"] for s in q["seeds"]] == [quality.seed_name(s) for s in range(3)]
     assert {s["score"] for s in q["seeds"]} == {16.0}
     assert set(q["runtimes"]) == set(q["cells"]) and all(t["max"] > 0 for t in q["runtimes"].values())

@@ -66,6 +66,7 @@ class GradeConfig:
     limits: Limits = field(default_factory=Limits)
     max_notebook_mb: float = 20.0
     progress: bool = True
+    feedback: bool = True  # write feedback/<student>/<notebook>.html (the grader quality report needs none)
 
     def __post_init__(self) -> None:
         self.submissions, self.out, self.source_root = (
@@ -347,11 +348,12 @@ class _Grader:
             dest = self.cfg.out / "autograded" / result.student_id / f"{name}.ipynb"
             dest.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, dest)
-            write_feedback(
-                nb,
-                self.cfg.out / "feedback" / result.student_id / f"{name}.html",
-                title=f"{self.cfg.assignment_id} · {result.student_id}",
-            )
+            if self.cfg.feedback:  # nbconvert's HTML export is about half a second of CPU per notebook
+                write_feedback(
+                    nb,
+                    self.cfg.out / "feedback" / result.student_id / f"{name}.html",
+                    title=f"{self.cfg.assignment_id} · {result.student_id}",
+                )
         self.save(result)
         return result
 

@@ -8,7 +8,7 @@ kernel with another seed; torch's only where the assignment's grading rules allo
 checker, Python's and NumPy's start from fresh entropy in every worker process, torch's from its fixed
 default), the released notebook and every mutant of
 ``tests/mutants/<id>.py`` (plausible wrong answers, see :mod:`seqcourse.grading.mutants`), both with
-seed 0.
+seed 0. The run writes no feedback pages (they are for students, and cost half a second each).
 ``DIR/quality.html`` (offline, everything escaped) shows
 
 - the matrix mutants x test cells: which test catches which wrong answer, each part's score against its
@@ -291,7 +291,9 @@ def run(
     out = Path(out)
     source_root = Path(source_root or course_mod.repo_root() / course_mod.SOURCE_DIR)
     subs = out / "submissions"
-    cfg = GradeConfig(assignment_id, subs, out / "grading", source_root=source_root, progress=False)
+    cfg = GradeConfig(
+        assignment_id, subs, out / "grading", source_root=source_root, progress=False, feedback=False
+    )
     if workers:
         cfg.workers = workers
     cfg.out.mkdir(parents=True, exist_ok=True)

@@ -103,4 +103,11 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("build-finished", _translate_pages)
     app.add_css_file("seqcourse.css")
     app.add_js_file("seqcourse.js", defer="defer")
+    # sphinx-external-toc always loads sphinx-multitoc-numbering, which declares nothing about parallel
+    # reading, so Sphinx would read (that is, execute) the chapters one at a time (tools/build_book.py reads
+    # them in parallel). That extension only renumbers sections after every document has been read, in the
+    # main process, so parallel reading is safe for it.
+    multitoc = app.extensions.get("sphinx_multitoc_numbering")
+    if multitoc is not None and multitoc.parallel_read_safe is None:
+        multitoc.parallel_read_safe = True
     return {"parallel_read_safe": True, "parallel_write_safe": True}
