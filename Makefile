@@ -59,7 +59,7 @@ apt-env:
 
 # --- Local copies of the site's JavaScript (never under _static: Jupyter Book would add every .js to every page)
 vendor: _vendor/.stamp
-_vendor/.stamp: node_modules/.stamp
+_vendor/.stamp: node_modules/.stamp Makefile
 	rm -rf _vendor && mkdir -p _vendor/vega
 	cp -r node_modules/mathjax/es5 _vendor/mathjax
 	cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
