@@ -68,7 +68,8 @@ _vendor/.stamp: node_modules/.stamp Makefile
 
 # --- The two commands -------------------------------------------------------------------------------------------
 book: setup
-	# jupyter-book build . -W -n --keep-going, executing chapters in BOOK_JOBS processes (tools/build_book.py);
+	# jupyter-book build . -W -n --keep-going, executing chapters in parallel (tools/build_book.py: BOOK_JOBS
+	# processes, by default two per core);
 	# one intra-op thread: the chapters train tiny models, for which threads only add overhead
 	OMP_NUM_THREADS=1 $(PY) tools/build_book.py $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 	@echo "The book is at $(abspath $(BUILD_DIR))/html/index.html"
