@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -231,6 +233,37 @@ def test_bubblewrap_command_isolates_and_hides(tmp_path, monkeypatch):
     assert last_hide < opts.index(work)  # nothing hidden afterwards covers the kernel's own folders
 
 
+def test_a_course_kept_in_tmp_is_bound_back_into_the_private_tmp(monkeypatch):
+    """A checkout in an open folder of /tmp, which every sandbox replaces by its own empty tmpfs: under a real
+    bubblewrap the interpreter's folder is bound back (read-only), and nothing else of that folder is."""
+    if not sandbox.isolation_plan()[0]:
+        pytest.skip(f"bubblewrap is not used here: {sandbox.isolation_plan()[1]}")
+    course = Path(tempfile.mkdtemp(prefix="course-", dir="/tmp"))
+    base = sandbox.make_base_dir()
+    try:
+        os.chmod(course, 0o755)  # open to everyone: no closed ancestor binds it back
+        venv, key = course / ".venv", course / "solutions" / "key.txt"
+        for folder in (venv, key.parent):
+            folder.mkdir()
+        (venv / "python").write_text("the interpreter\n")
+        key.write_text("the answers\n")
+        work, ctl = os.path.join(base, "work"), os.path.join(base, "ctl")
+        for folder in (work, ctl):
+            os.mkdir(folder)
+        monkeypatch.setattr(sandbox, "_needed_paths", lambda: [str(venv)])
+        args = sandbox.bwrap_args(work, ctl, ())
+        # as an unprivileged user, like the kernel (the folders leading to the bound one must be open to it)
+        nobody = "setpriv --reuid 65534 --regid 65534 --clear-groups"
+        script = f"{nobody} cat {venv}/python; ls -A {course}; touch {venv}/x 2>/dev/null || echo read-only"
+        bwrap = shutil.which("bwrap") or "bwrap"
+        run = subprocess.run([bwrap, *args, "--", "sh", "-c", script], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split("\n") == ["the interpreter", ".venv", "read-only", ""]
+    finally:
+        shutil.rmtree(course)
+        shutil.rmtree(base)
+
+
 def test_kernel_process_finds_the_innermost_child():
     code = (
         "import subprocess, sys, time; "
@@ -336,9 +369,7 @@ def test_rules_flag_forbidden_names_in_answer_cells(tmp_path):
     rules = Rules(("seqcourse.count",), (Forbid(("torch.autograd", "backward"), "by hand", ("b_answer",)),))
     flags = rules.static_flags(nb)
     assert any(f.startswith("b_answer: by hand") for f in flags)
-    assert any("dynamic imports" in f for f in flags) and any(
-        "this assignment blocks" in f for f in flags
-    )
+    assert any("dynamic imports" in f for f in flags) and any("this assignment blocks" in f for f in flags)
     assert Rules().static_flags(_graded_nb()) == []
     (tmp_path / "grading_rules.toml").write_text('blocked_modules = ["a.b"]\nhidden_modules = ["c"]\n')
     loaded = load_rules(tmp_path)

@@ -313,6 +313,24 @@ def bwrap_args(workdir: str, ctl: str, hide: Iterable[str]) -> list[str]:
             path = os.path.join(ancestor, child)
             args += ["--ro-bind", path, path]
             exposed.append(path)
+    made: set[str] = set()
+
+    def rebuild(path: str, root: str, itself: bool = False) -> None:
+        """Folders leading to ``path`` under ``root`` (``itself``: and ``path``), open to the slot user."""
+        parts = os.path.relpath(path, root).split(os.sep)
+        for depth in range(1, len(parts) + itself):
+            step = os.path.join(root, *parts[:depth])
+            if step not in made:
+                made.add(step)
+                args.extend(["--perms", "0711", "--dir", step])
+
+    for path in needed:  # sorted: a folder before what lies inside it
+        # e.g. a checkout and its .venv in /tmp/course: the private /tmp hid them; bind back just these
+        root = next((f for f in fresh if _under(path, f) and path != f), None)
+        if root is not None and not any(_under(path, e) for e in exposed):
+            rebuild(path, root)
+            args += ["--ro-bind", path, path]
+            exposed.append(path)
 
     def gone(path: str) -> bool:  # already replaced by an empty tmpfs
         replaced = [*fresh, *closed]
@@ -332,16 +350,10 @@ def bwrap_args(workdir: str, ctl: str, hide: Iterable[str]) -> list[str]:
     for sock in _host_sockets():
         if os.path.exists(sock) and not gone(sock) and not any(_under(sock, c) for c in covered):
             args += ["--ro-bind", "/dev/null", sock]
-    made: set[str] = set()
     for folder in (workdir, ctl):
         root = next((f for f in fresh if _under(folder, f)), None)
-        if root is not None:  # the folders leading to it are rebuilt, traversable by the slot user
-            parts = os.path.relpath(folder, root).split(os.sep)
-            for depth in range(1, len(parts) + 1):
-                step = os.path.join(root, *parts[:depth])
-                if step not in made:
-                    made.add(step)
-                    args += ["--perms", "0711", "--dir", step]
+        if root is not None and not any(_under(folder, e) for e in exposed):
+            rebuild(folder, root, itself=True)
         args += ["--bind", folder, folder]
     return args
 
