@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,26 @@ def test_ruff_is_clean():
 
 
 def test_layout_matches_the_design():
-    for name in ["_config.yml", "_toc.yml", "book", "assignments", "solutions", "seqcourse", "tests", "hub",
-                 "benchmarks", "environment.yml", "pyproject.toml", "package.json", "package-lock.json",
-                 "Makefile", "nbgrader_config.py", "README.md", ".ci/run", ".gitignore"]:
+    for name in [
+        "_config.yml",
+        "_toc.yml",
+        "book",
+        "assignments",
+        "solutions",
+        "seqcourse",
+        "tests",
+        "hub",
+        "benchmarks",
+        "environment.yml",
+        "pyproject.toml",
+        "package.json",
+        "package-lock.json",
+        "Makefile",
+        "nbgrader_config.py",
+        "README.md",
+        ".ci/run",
+        ".gitignore",
+    ]:
         assert (ROOT / name).exists(), f"{name} is missing"
 
 
@@ -44,3 +62,29 @@ def test_toc_lists_only_existing_pages_and_every_book_notebook():
         if ".ipynb_checkpoints" in nb.parts:
             continue
         assert str(nb.relative_to(ROOT).with_suffix("")) in listed, f"{nb} is not in _toc.yml"
+
+
+def _github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def test_readme_links_and_images_resolve():
+    """Every relative link and image of the READMEs names a file of the repository and, after '#', one of
+    that file's headings (what a reader on GitHub follows)."""
+    broken = []
+    for readme in (ROOT / "README.md", ROOT / "deploy" / "README.md"):
+        text = readme.read_text(encoding="utf-8")
+        for target in re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):  # http(s), mailto: checked by no one here
+                continue
+            path, _, anchor = target.partition("#")
+            file = (readme.parent / path).resolve() if path else readme
+            if not file.is_file():
+                broken.append(f"{readme.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and file.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_github_anchor(h) for h in headings}:
+                    broken.append(f"{readme.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, broken
