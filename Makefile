@@ -15,7 +15,7 @@ PORT         ?= 8000
 # the other waits on browsers, servers and kernels
 PYTEST_ARGS  ?= --durations=40 -n 2 --dist loadgroup
 
-.PHONY: setup python-env node-env apt-env vendor book test test-exhaustive unit lint serve release grade student-edition hub hub-stop bench gpu-check clean help
+.PHONY: setup python-env node-env apt-env vendor book test test-exhaustive unit lint serve release grade student-edition hub hub-stop bench screenshots gpu-check clean help
 
 help:
 	@echo "make book    - set up, then build the book executing every chapter (warnings are errors)"
@@ -27,6 +27,7 @@ help:
 	@echo "make student-edition DEST=dir - write the public student repository (no solutions, no hidden tests)"
 	@echo "make hub     - (root) start the course hub on http://$(HOST):$(HUB_PORT) with demo users; make hub-stop"
 	@echo "make bench   - run the speed and memory benchmarks"
+	@echo "make screenshots - (root) retake the README's screenshots in Chromium into docs/screenshots/"
 	@echo "make gpu-check [GPU_PYTHON=python3] - run the package tests and every chapter on a GPU (table of times)"
 
 setup: python-env node-env apt-env vendor
@@ -117,6 +118,12 @@ hub-stop:
 
 bench: python-env
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The README's pictures: the browser tests that take them (the hub's needs root), then docs/screenshots/
+screenshots: setup
+	$(PY) -m pytest -p no:cacheprovider -q tests/test_hub_e2e.py tests/test_similarity.py tests/test_quality.py \
+	  tests/test_verify.py -k "browser or chromium"
+	$(PY) tools/readme_screenshots.py
 
 # The course venv pins torch's CPU wheel: on a GPU machine pass a Python whose torch has CUDA, e.g.
 # make gpu-check GPU_PYTHON=/opt/torch/.venv/bin/python3. Without a visible GPU it says so and exits 0.
