@@ -11,9 +11,9 @@ APT_PACKAGES := chromium postgresql fonts-noto-cjk bubblewrap
 BUILD_DIR    := _build
 HOST         ?= 127.0.0.1
 PORT         ?= 8000
-# two pytest-xdist workers: one file per worker at a time (see tests/conftest.py), the CPU kept busy while
-# the other waits on browsers, servers and kernels
-PYTEST_ARGS  ?= --durations=40 -n 2 --dist loadgroup
+# two pytest-xdist workers: one file per worker at a time, in file order (the scheduler is in
+# tests/conftest.py); the CPU is kept busy while the other worker waits on browsers, servers and kernels
+PYTEST_ARGS  ?= --durations=40 -n 2 --dist loadscope --no-loadscope-reorder
 
 .PHONY: setup python-env node-env apt-env vendor book test test-exhaustive unit lint serve release grade student-edition hub hub-stop bench screenshots gpu-check clean help
 

@@ -80,17 +80,31 @@ def site_url() -> Iterator[str]:
         server.shutdown()
 
 
-# --- pytest-xdist: make test runs ``-n 2 --dist loadgroup`` ------------------------------------------------
+# --- pytest-xdist: make test runs ``-n 2 --dist loadscope`` -----------------------------------------------
 # Each test file stays on one worker (its module fixtures are built once), except the grader matrices, which
 # share no fixture and are spread one assignment at a time; the two files that create the demo hub's OS
-# accounts (instructor, student1, student2) share a worker, so they never run at the same time.
+# accounts (instructor, student1, student2) share a worker, so they never run at the same time. A scheduler
+# of our own, because xdist_group marks no longer reach the scheduler under pytest 9 (xdist 3.8 appends the
+# group to ``item._nodeid``, which pytest 9 does not read back): every test became its own unit.
 _SAME_WORKER = {"test_hub_e2e": "hub-accounts", "test_hub_lifecycle": "hub-accounts"}
 _SPREAD = {"test_assignment_graders"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.path.stem
-        group = item.nodeid if module in _SPREAD else _SAME_WORKER.get(module, module)
-        item.add_marker(pytest.mark.xdist_group(group))
+def work_unit(nodeid: str) -> str:
+    """The unit of work ``nodeid`` belongs to: its file, its own test in ``_SPREAD``, or a shared group."""
+    path = nodeid.split("::", 1)[0]
+    stem = Path(path).stem
+    return nodeid if stem in _SPREAD else _SAME_WORKER.get(stem, path)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when tests run with -n
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        """xdist's scope scheduling with :func:`work_unit` as the scope, units in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
