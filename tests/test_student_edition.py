@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,19 @@ def test_the_edition_has_what_students_use_and_nothing_of_the_instructor(student
     for name in ("solutions", "tests", "hub", "benchmarks", "nbgrader_config.py", ".git", "_build"):
         assert not (student / name).exists(), name
     assert not list(student.rglob("__pycache__"))
+
+
+def test_the_readme_is_the_students_and_every_link_in_it_resolves(student):
+    readme = (student / "README.md").read_text(encoding="utf-8")
+    assert readme == edition.STUDENT_README.read_text(encoding="utf-8")
+    assert readme.index("make book") < readme.index("make serve")
+    for instructor_only in ("solutions/", "seqcourse-grade", "make test", "deploy/", "mutant"):
+        assert instructor_only not in readme, instructor_only
+    named = r"`((?:book|assignments|seqcourse)/[^`<]*|[A-Za-z_.-]+\.(?:ya?ml|toml|md|json))`"  # paths
+    for path in re.findall(named, readme):
+        assert (student / path).exists(), f"README names {path}, which the edition does not have"
+    for target in re.findall(r"!?\[[^\]]*\]\(([^)\s#]+)", readme):
+        assert re.match(r"[a-z]+:", target) or (student / target).exists(), target
 
 
 def test_the_student_makefile_keeps_only_student_targets(student):

@@ -3,8 +3,9 @@
 This (instructor) repository holds ``solutions/`` with every solution and hidden test, ``tests/`` with the
 mutants, and the grading and hub tooling. The student edition copies only what students use: the book sources
 (``book/``, ``_config.yml``, ``_toc.yml``), the released ``assignments/``, the ``seqcourse`` package, the
-install files, README and licence, and a Makefile reduced to the student targets. Then :func:`find_secrets`
-scans every file of it for every solution and hidden-test line of ``solutions/``
+install files and licence, a README for students (``student_README.md`` beside this module: the instructor
+README describes files the edition does not have) and a Makefile reduced to the student targets. Then
+:func:`find_secrets` scans every file of it for every solution and hidden-test line of ``solutions/``
 (:func:`seqcourse.grading.release.secret_lines`). ``make student-edition DEST=dir`` runs both::
 
     python -m seqcourse.grading.edition DEST
@@ -24,6 +25,7 @@ import nbformat
 from seqcourse.grading.release import secret_lines
 
 REPO = Path(__file__).resolve().parents[2]
+STUDENT_README = Path(__file__).with_name("student_README.md")
 FOLDERS = ("book", "assignments", "seqcourse")
 FILES = (
     "_config.yml",
@@ -32,7 +34,6 @@ FILES = (
     "package.json",
     "package-lock.json",
     "environment.yml",
-    "README.md",
     "LICENSE",
     ".gitignore",
 )
@@ -83,6 +84,7 @@ def write_student_edition(dest: PathLike, root: PathLike = REPO) -> Path:
         if (root / name).is_file():
             shutil.copy2(root / name, dest / name)
     (dest / "Makefile").write_text(student_makefile((root / "Makefile").read_text(encoding="utf-8")))
+    shutil.copyfile(STUDENT_README, dest / "README.md")
     return dest
 
 
