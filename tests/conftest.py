@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import sys
 import threading
@@ -34,6 +35,30 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def _github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def broken_links(markdown: Path) -> list[str]:
+    """Relative links and images of ``markdown`` that name no file or, after '#', no heading of that file
+    (what a reader on GitHub follows); links with a scheme (http:, mailto:) are not followed."""
+    broken = []
+    for target in re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", markdown.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (markdown.parent / path).resolve() if path else markdown
+        if not file.is_file():
+            broken.append(f"{target} (no such file)")
+        elif anchor and file.suffix == ".md":
+            headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.M)
+            if anchor not in {_github_anchor(h) for h in headings}:
+                broken.append(f"{target} (no such heading)")
+    return broken
 
 
 def chromium_path() -> str | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from conftest import broken_links
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,27 +64,10 @@ def test_toc_lists_only_existing_pages_and_every_book_notebook():
         assert str(nb.relative_to(ROOT).with_suffix("")) in listed, f"{nb} is not in _toc.yml"
 
 
-def _github_anchor(heading: str) -> str:
-    """The fragment GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
-    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip().lower())
-    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
-
-
 def test_readme_links_and_images_resolve():
     """Every relative link and image of the READMEs names a file of the repository and, after '#', one of
-    that file's headings (what a reader on GitHub follows)."""
-    broken = []
-    for readme in (ROOT / "README.md", ROOT / "deploy" / "README.md"):
-        text = readme.read_text(encoding="utf-8")
-        for target in re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", text):
-            if re.match(r"[a-z]+:", target):  # http(s), mailto: checked by no one here
-                continue
-            path, _, anchor = target.partition("#")
-            file = (readme.parent / path).resolve() if path else readme
-            if not file.is_file():
-                broken.append(f"{readme.relative_to(ROOT)}: {target} (no such file)")
-            elif anchor and file.suffix == ".md":
-                headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.M)
-                if anchor not in {_github_anchor(h) for h in headings}:
-                    broken.append(f"{readme.relative_to(ROOT)}: {target} (no such heading)")
+    that file's headings."""
+    broken = {
+        name: found for name in ("README.md", "deploy/README.md") if (found := broken_links(ROOT / name))
+    }
     assert not broken, broken
